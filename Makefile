@@ -1,0 +1,47 @@
+# Two promises: `make run` starts the assistant, `make test` runs the whole suite, both from a fresh clone.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || ls -d $$(pyenv root 2>/dev/null)/versions/3.11.*/bin/python3.11 2>/dev/null | tail -n 1)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup translations extract db content-check lint bench clean
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is needed (python3.11 not on PATH, none under pyenv); set PYTHON=/path/to/python3.11" >&2; exit 1; fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --domain messages --directory locales --statistics 2>&1 | grep -v '^compiling' || true
+
+# For editors of the interface texts: collect new msgids from app/ and merge them into every catalog.
+extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k gettext --no-location --sort-output --project=migrantinfo \
+		--copyright-holder="Migrantinfo contributors" -o locales/messages.pot .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-location --ignore-obsolete --no-fuzzy-matching
+
+db: setup
+	$(BIN)/migrantinfo db upgrade
+
+content-check: setup
+	$(BIN)/migrantinfo content check
+
+run: db
+	$(BIN)/migrantinfo serve
+
+test: setup content-check
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check app tests bench
+
+bench: db
+	$(BIN)/python bench/webhook.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

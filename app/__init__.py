@@ -1,0 +1,1 @@
+"""Migrantinfo: a WhatsApp and SMS information assistant for migrants."""

@@ -1,0 +1,62 @@
+"""POST /api/v1/messages: the JSON door for the simulator, tests and integrations."""
+
+import hmac
+import uuid
+from typing import Literal
+
+import anyio
+from fastapi import APIRouter, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from app.deps import AssistantDep, SettingsDep
+from app.messages import Inbound
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+class MessageIn(BaseModel):
+    sender: str = Field(min_length=1, max_length=64)
+    text: str = Field(max_length=1600)
+    channel: Literal["sms", "whatsapp", "web"] = "web"
+
+
+class ReplyOut(BaseModel):
+    text: str
+
+
+class UnderstandingOut(BaseModel):
+    intent: str
+    topic: str | None
+    country: str | None
+    language: str
+    confidence: float
+    engine: str
+
+
+class MessageOut(BaseModel):
+    replies: list[ReplyOut]
+    understanding: UnderstandingOut | None
+
+
+@router.post("/messages")
+async def post_message(
+    body: MessageIn, settings: SettingsDep, assistant: AssistantDep, authorization: str = Header(default="")
+) -> MessageOut:
+    """Same path as the webhook after the channel layer; a bearer token is needed when API_TOKEN is set."""
+    if settings.api_token:
+        expected = f"Bearer {settings.api_token}"
+        if not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
+    address = f"whatsapp:{body.sender}" if body.channel == "whatsapp" else body.sender
+    msg = Inbound(sid=f"API{uuid.uuid4().hex}", channel=body.channel, address=address, text=body.text.strip())
+    with anyio.move_on_after(settings.reply_budget_seconds) as scope:
+        outcome = await anyio.to_thread.run_sync(assistant.handle, msg, abandon_on_cancel=True)
+    if scope.cancelled_caught:
+        return MessageOut(replies=[ReplyOut(text=assistant.apology(msg))], understanding=None)
+    u = outcome.understanding
+    return MessageOut(
+        replies=[ReplyOut(text=b) for b in outcome.bodies],
+        understanding=UnderstandingOut(intent=u.intent, topic=u.topic, country=u.country, language=u.language,
+                                       confidence=u.confidence, engine=u.engine) if u else None,
+    )

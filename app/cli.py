@@ -1,0 +1,116 @@
+"""The `migrantinfo` command: serve, db upgrade, purge, chat, content check."""
+
+import argparse
+import sys
+import uuid
+from collections.abc import Sequence
+
+from app.config import get_settings
+
+
+def _assistant():  # type: ignore[no-untyped-def]
+    from app.db import make_engine, upgrade
+    from app.knowledge.live import LiveKnowledge
+    from app.pipeline import Assistant
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    upgrade(engine)
+    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
+    knowledge.reload()
+    return Assistant(settings, engine, knowledge)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"Migrantinfo on http://{host}:{port}")
+    print(f"  Twilio webhook (SMS and WhatsApp): {settings.public_base_url.rstrip('/')}/webhooks/twilio")
+    print(f"  Status callback:                   {settings.public_base_url.rstrip('/')}/webhooks/twilio/status")
+    print(f"  Try it: curl -s localhost:{port}/api/v1/messages -H 'content-type: application/json' "
+          "-d '{\"sender\": \"+5215512345678\", \"text\": \"ASILO MX\", \"channel\": \"sms\"}'")
+    print("  or chat in the terminal: .venv/bin/migrantinfo chat --channel sms --from +5215512345678")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    return 0
+
+
+def db_upgrade(_: argparse.Namespace) -> int:
+    from app.db import make_engine, upgrade
+
+    settings = get_settings()
+    upgrade(make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds))
+    print("database is at the latest migration")
+    return 0
+
+
+def purge(_: argparse.Namespace) -> int:
+    from app import store
+    from app.db import make_engine
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    count = store.purge(engine, retention_days=settings.retention_days)
+    print(f"removed the texts of {count} messages older than {settings.retention_days} days")
+    return 0
+
+
+def chat(args: argparse.Namespace) -> int:
+    from app.messages import Inbound
+    from app.render import sms_info
+
+    assistant = _assistant()
+    address = f"whatsapp:{args.sender}" if args.channel == "whatsapp" else args.sender
+    print(f"Chatting as {args.sender} over {args.channel}. Ctrl-D to quit.")
+    for line in sys.stdin:
+        outcome = assistant.handle(Inbound(sid=f"CLI{uuid.uuid4().hex}", channel=args.channel, address=address,
+                                           text=line.strip()))
+        for body in outcome.bodies:
+            if args.channel == "sms":
+                info = sms_info(body)
+                print(f"--- SMS, {info.segments} segment(s), {info.encoding}, {len(body)} characters")
+            else:
+                print(f"--- WhatsApp, {len(body)} characters")
+            print(body)
+        if not outcome.bodies:
+            print("--- (no reply)")
+    return 0
+
+
+def content_check(_: argparse.Namespace) -> int:
+    from app.knowledge.checks import check
+    from app.knowledge.loader import load_content
+
+    settings = get_settings()
+    problems = check(load_content(settings.content_dir))
+    for problem in problems:
+        print(problem)
+    errors = sum(1 for p in problems if not p.warning)
+    print(f"{errors} error(s), {len(problems) - errors} warning(s)")
+    return 1 if errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="migrantinfo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("serve", help="start the web server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=serve)
+    db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the migrations").set_defaults(func=db_upgrade)
+    commands.add_parser("purge", help="remove message texts past retention").set_defaults(func=purge)
+    p = commands.add_parser("chat", help="talk to the bot in this terminal")
+    p.add_argument("--channel", choices=("sms", "whatsapp"), default="whatsapp")
+    p.add_argument("--from", dest="sender", default="+5215512345678")
+    p.set_defaults(func=chat)
+    content = commands.add_parser("content", help="the knowledge base").add_subparsers(
+        dest="content_command", required=True)
+    content.add_parser("check", help="validate content/").set_defaults(func=content_check)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""One settings object for the whole app, read from the environment and an optional .env file."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = "change-me"
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant; see the table in README.md."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'migrantinfo.db'}"
+    db_timeout_seconds: float = 5.0
+
+    twilio_auth_token: str = ""
+    api_token: str = ""
+    hash_secret: str = PLACEHOLDER
+
+    content_dir: Path = ROOT / "content"
+    locales_dir: Path = ROOT / "locales"
+    default_language: str = "es"
+
+    sms_max_segments: int = Field(3, ge=1, le=10)
+    whatsapp_max_chars: int = Field(1600, ge=100, le=1600)
+
+    reply_budget_seconds: float = 10.0
+    duplicate_wait_seconds: float = 8.0
+    stale_claim_seconds: float = 30.0
+
+    flood_max_replies: int = 20
+    flood_window_seconds: int = 60
+    flood_silence_seconds: int = 900
+
+    retention_days: int = Field(30, ge=0)
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def signature_required(self) -> bool:
+        """Signatures may only be skipped in development with no auth token configured."""
+        return self.is_production or bool(self.twilio_auth_token)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> "Settings":
+        if not self.is_production:
+            return self
+        problems = []
+        if self.hash_secret in ("", PLACEHOLDER) or len(self.hash_secret) < 16:
+            problems.append("HASH_SECRET must be a random secret of at least 16 characters")
+        if self.twilio_auth_token in ("", PLACEHOLDER):
+            problems.append("TWILIO_AUTH_TOKEN must be your Twilio auth token")
+        if self.public_base_url.startswith("http://127.0.0.1") or not self.public_base_url.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL must be the public https:// address Twilio calls")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings, loaded once; tests build their own Settings instead."""
+    return Settings()

@@ -1,0 +1,43 @@
+"""GET /healthz (the process is alive) and GET /readyz (it can answer people)."""
+
+import anyio
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.deps import EngineDep, KnowledgeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(engine: EngineDep, knowledge: KnowledgeDep) -> JSONResponse:
+    """Database reachable, knowledge base loaded (its version and load time), engine ready."""
+
+    def ping() -> bool:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    database = await anyio.to_thread.run_sync(ping)
+    kb = knowledge.get() if knowledge.ready else None
+    body = {
+        "database": "ok" if database else "unreachable",
+        "knowledge": {
+            "version": kb.version if kb else None,
+            "loaded_at": knowledge.loaded_at.isoformat() if knowledge.loaded_at else None,
+            "last_error": str(knowledge.last_error) if knowledge.last_error else None,
+        },
+        "engine": {"name": "menus", "ready": kb is not None},
+    }
+    ready = database and kb is not None
+    body["status"] = "ready" if ready else "not ready"
+    return JSONResponse(body, status_code=200 if ready else 503)

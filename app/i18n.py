@@ -1,0 +1,53 @@
+"""Interface texts from the gettext catalogs in locales/, with a fallback chain per language."""
+
+from functools import lru_cache
+from gettext import NullTranslations
+from pathlib import Path
+
+from babel.support import Translations
+
+LANGUAGES = ("es", "en", "fr", "ht", "pt", "nl")
+COMPLETE = ("es", "en", "fr", "ht")
+FALLBACKS: dict[str, tuple[str, ...]] = {
+    "es": ("en",),
+    "en": (),
+    "fr": ("en",),
+    "ht": ("fr", "en"),
+    "pt": ("es", "en"),
+    "nl": ("en",),
+}
+DOMAIN = "messages"
+
+
+def normalize_language(code: str | None, *, default: str = "es") -> str:
+    """An ISO 639-1 code we support, or the default."""
+    code = (code or "").strip().lower()[:2]
+    return code if code in LANGUAGES else default
+
+
+@lru_cache(maxsize=32)
+def translations(language: str, locales_dir: Path) -> NullTranslations:
+    """The catalog of a language, falling back along its chain, then to the English msgid."""
+    chain = (language, *FALLBACKS.get(language, ("en",)))
+    first: NullTranslations | None = None
+    for code in chain:
+        catalog = Translations.load(str(locales_dir), [code], DOMAIN)
+        if not isinstance(catalog, Translations):
+            continue  # no compiled catalog for this language
+        if first is None:
+            first = catalog
+        else:
+            first.add_fallback(catalog)
+    return first or NullTranslations()
+
+
+class Texts:
+    """The interface texts of one language: texts.gettext('...')."""
+
+    def __init__(self, language: str, locales_dir: Path) -> None:
+        self.language = language
+        self._catalog = translations(language, locales_dir)
+
+    def gettext(self, message: str, **values: object) -> str:
+        text = self._catalog.gettext(message)
+        return text.format(**values) if values else text

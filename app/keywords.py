@@ -1,0 +1,110 @@
+"""Whole-message keywords, matched before any dialogue: opt-out, opt-in, help, erase, menu, more, language."""
+
+import unicodedata
+from dataclasses import dataclass
+
+# kind -> language -> words (capitals, no accents). Twilio's own words come first in English.
+KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "opt_out": {
+        "en": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "STOP ALL"),
+        "es": ("PARAR", "ALTO", "DETENER", "CANCELAR", "BAJA", "DESUSCRIBIR", "DARME DE BAJA"),
+        "fr": ("ARRET", "ARRETER", "STOPPER", "DESABONNER", "DESINSCRIRE", "ANNULER"),
+        "ht": ("KANPE", "SISPANN", "RETE", "ANILE", "DEZABONE"),
+        "pt": ("PARE", "SAIR", "CANCELAR"),
+        "nl": ("STOPPEN", "AFMELDEN", "UITSCHRIJVEN"),
+    },
+    "opt_in": {
+        "en": ("START", "UNSTOP", "YES", "SUBSCRIBE"),
+        "es": ("ALTA", "SUSCRIBIR", "COMENZAR", "REANUDAR"),
+        "fr": ("DEMARRER", "REPRENDRE", "ABONNER"),
+        "ht": ("KOMANSE", "REKOMANSE", "ABONE"),
+        "pt": ("COMECAR", "RETOMAR"),
+        "nl": ("AANMELDEN", "HERVATTEN"),
+    },
+    "help": {
+        "en": ("HELP", "INFO"),
+        "es": ("AYUDA", "INFORMACION"),
+        "fr": ("AIDE",),
+        "ht": ("ED", "EDE"),
+        "pt": ("AJUDA",),
+        "nl": ("HULP",),
+    },
+    "erase": {
+        "en": ("DELETE", "ERASE", "DELETE MY DATA"),
+        "es": ("BORRAR", "ELIMINAR", "BORRAR MIS DATOS"),
+        "fr": ("EFFACER", "SUPPRIMER", "EFFACER MES DONNEES"),
+        "ht": ("EFASE", "SIPRIME", "EFASE DONE MWEN"),
+        "pt": ("APAGAR", "EXCLUIR"),
+        "nl": ("VERWIJDEREN", "WISSEN"),
+    },
+    "menu": {
+        "en": ("MENU", "0", "HOME", "BACK"),
+        "es": ("INICIO", "MENU PRINCIPAL", "VOLVER"),
+        "fr": ("ACCUEIL", "RETOUR"),
+        "ht": ("MENI", "KOMANSMAN"),
+        "pt": ("INICIO", "VOLTAR"),
+        "nl": ("MENU", "TERUG"),
+    },
+    "more": {
+        "en": ("MORE", "NEXT"),
+        "es": ("MAS", "SIGUIENTE"),
+        "fr": ("PLUS", "SUITE"),
+        "ht": ("PLIS", "RES"),
+        "pt": ("MAIS",),
+        "nl": ("MEER", "VERDER"),
+    },
+    "language": {
+        "en": ("ENGLISH", "INGLES", "ANGLAIS", "ANGLE"),
+        "es": ("ESPANOL", "SPANISH", "CASTELLANO", "ESPAGNOL", "PANYOL"),
+        "fr": ("FRANCAIS", "FRENCH", "FRANCES", "FRANSE"),
+        "ht": ("KREYOL", "CREOLE", "CRIOLLO", "CREOLE HAITIEN", "KREYOL AYISYEN"),
+        "pt": ("PORTUGUES", "PORTUGUESE", "PORTUGAIS"),
+        "nl": ("NEDERLANDS", "DUTCH", "HOLANDES", "NEERLANDAIS"),
+    },
+    "affirm": {
+        "en": ("YES",),
+        "es": ("SI", "CONFIRMO"),
+        "fr": ("OUI", "CONFIRMER"),
+        "ht": ("WI", "DAKO"),
+        "pt": ("SIM",),
+        "nl": ("JA",),
+    },
+}  # fmt: skip
+
+_STRIP = " \t\r\n.!?¡¿,;:\"'*()"
+
+
+@dataclass(frozen=True)
+class Keyword:
+    kind: str
+    language: str
+
+
+def normalize(text: str) -> str:
+    """Capitals without accents or surrounding punctuation, spaces folded: ' ¡Stóp! ' -> 'STOP'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.upper().strip(_STRIP).split())
+
+
+def _index(kinds: tuple[str, ...]) -> dict[str, Keyword]:
+    table: dict[str, Keyword] = {}
+    for kind in kinds:
+        for language, words in KEYWORDS[kind].items():
+            for word in words:
+                table.setdefault(word, Keyword(kind, language))
+    return table
+
+
+# Affirmations are only meaningful as answers to a question, so they are matched separately.
+_COMMANDS = _index(("opt_out", "opt_in", "help", "erase", "menu", "more", "language"))
+_AFFIRM = _index(("affirm",))
+
+
+def match(text: str) -> Keyword | None:
+    """The keyword the whole message is, if any."""
+    return _COMMANDS.get(normalize(text))
+
+
+def is_affirmation(text: str) -> bool:
+    return normalize(text) in _AFFIRM

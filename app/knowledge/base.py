@@ -1,0 +1,166 @@
+"""KnowledgeBase: answers, countries and service points, in memory, pure look-ups."""
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from app.i18n import FALLBACKS, Texts
+from app.keywords import normalize
+from app.knowledge.loader import RawContent
+from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
+
+LANGUAGE_NAMES = {"es": "español", "en": "English", "fr": "français", "ht": "kreyòl", "pt": "português",
+                  "nl": "Nederlands"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    topic: str
+    country: str | None
+    language: str  # the language of the text, which may be a fallback
+    whatsapp: str
+    sms: str
+    last_reviewed: date
+    source: str
+    fell_back: bool
+
+
+@dataclass(frozen=True)
+class ServiceMatch:
+    point: ServicePoint
+    country: str
+    km: float | None
+
+
+def short_url(url: str) -> str:
+    """'https://www.gob.mx/comar/' -> 'gob.mx/comar'."""
+    text = url.split("://", 1)[-1].rstrip("/")
+    return text[4:] if text.startswith("www.") else text
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+class KnowledgeBase:
+    """Everything the assistant may say, loaded once from content/."""
+
+    def __init__(self, raw: RawContent, *, locales_dir: Path) -> None:
+        self.version = raw.version
+        self.locales_dir = locales_dir
+        self.topics: list[Topic] = list(raw.topics.model.topics) if raw.topics else []
+        self.countries: dict[str, Country] = {code: doc.model for code, doc in raw.countries.items()}
+        self._answers: dict[tuple[str, str | None], AnswerEntry] = {}
+        for key, doc in raw.answers.items():
+            country = None if key == "regional" else key
+            for entry in doc.model.answers:
+                if entry.status == "published":
+                    self._answers[(entry.topic, country)] = entry
+        self.services: list[ServiceMatch] = [
+            ServiceMatch(point, code, None)
+            for code, doc in raw.services.items()
+            for point in doc.model.services
+            if point.status == "published"
+        ]
+        self._keywords = {
+            normalize(word): topic.id for topic in self.topics for words in topic.keywords.values() for word in words
+        }
+        self._country_words: dict[str, str] = {}
+        for code, country in self.countries.items():
+            for word in (code, *country.names.values(), *country.aliases, *country.demonyms):
+                self._country_words.setdefault(normalize(word), code)
+
+    def topic(self, topic_id: str) -> Topic | None:
+        return next((t for t in self.topics if t.id == topic_id), None)
+
+    def topic_name(self, topic_id: str, language: str) -> str:
+        topic = self.topic(topic_id)
+        if topic is None:
+            return topic_id
+        for code in (language, *FALLBACKS.get(language, ()), "en"):
+            if code in topic.names:
+                return topic.names[code]
+        return topic_id
+
+    def country_name(self, code: str, language: str) -> str:
+        names = self.countries[code].names
+        return names.get(language) or names.get("en") or code  # type: ignore[call-overload]
+
+    def topic_for_keyword(self, word: str) -> str | None:
+        return self._keywords.get(normalize(word))
+
+    def country_for_word(self, text: str) -> str | None:
+        """The country a name, alias, demonym or code stands for ('mejico' -> 'MX')."""
+        return self._country_words.get(normalize(text))
+
+    def country_in_text(self, text: str) -> str | None:
+        """The first country named in a text, by whole words (up to three words long).
+
+        Two-letter words count only when they are the whole text ("MX"), since inside a sentence they are
+        mostly ordinary words ("pa" is "not" in Kreyol, "do" is English).
+        """
+        words = normalize(text).split()
+        if len(words) == 1:
+            return self._country_words.get(words[0])
+        for size in (3, 2, 1):
+            for i in range(len(words) - size + 1):
+                phrase = " ".join(words[i : i + size])
+                code = self._country_words.get(phrase) if len(phrase) > 2 else None
+                if code:
+                    return code
+        return None
+
+    def entry(self, topic: str, country: str | None) -> tuple[AnswerEntry | None, AnswerEntry | None]:
+        """The published country entry and regional entry for a topic."""
+        return self._answers.get((topic, country)) if country else None, self._answers.get((topic, None))
+
+    def answer(self, topic: str, country: str | None, language: str) -> Answer | None:
+        """The answer on a topic for a country, in the language asked or the nearest fallback."""
+        own, regional = self.entry(topic, country)
+        main = own or regional
+        if main is None:
+            return None
+        chain = (language, *FALLBACKS.get(language, ("en",)))
+        lang = next((code for code in chain if code in main.texts), None) or next(iter(main.texts))
+        text = main.texts[lang]  # type: ignore[index]
+        whatsapp, sms = text.whatsapp, text.sms
+        if own is not None and own.regional == "append" and regional is not None and lang in regional.texts:
+            whatsapp = f"{whatsapp}\n\n{regional.texts[lang].whatsapp}"  # type: ignore[index]
+        texts = Texts(language, self.locales_dir)
+        source = short_url(str(main.sources[0]))
+        footer = texts.gettext("Reviewed {date} · {source}", date=main.last_reviewed.isoformat(), source=source)
+        notes = []
+        if lang != language:
+            notes.append(texts.gettext("(This answer is not yet available in {language}.)",
+                                       language=LANGUAGE_NAMES.get(language, language)))
+        whatsapp = "\n\n".join([*notes, whatsapp, footer])
+        sms = "\n".join([*notes, sms, footer])
+        return Answer(topic, country if own else None, lang, whatsapp, sms, main.last_reviewed, source, lang != language)
+
+    def emergency_numbers(self, country: str, language: str) -> list[tuple[str, str]]:
+        """(label, number) of the published emergency numbers of a country."""
+        result = []
+        for item in self.countries[country].emergency if country in self.countries else []:
+            if item.status != "published":
+                continue
+            label = item.label.get(language) or item.label.get("en") or item.service  # type: ignore[call-overload]
+            result.append((label, item.number))
+        return result
+
+    def nearest(self, location: tuple[float, float], *, limit: int = 3) -> list[ServiceMatch]:
+        """The published service points nearest to a location, with their distance."""
+        placed = [
+            ServiceMatch(s.point, s.country, distance_km(location, s.point.coordinates))
+            for s in self.services
+            if s.point.coordinates is not None
+        ]
+        return sorted(placed, key=lambda m: m.km or 0.0)[:limit]
+
+    def in_city(self, city: str) -> list[ServiceMatch]:
+        """The published service points of a city, by name without accents or case."""
+        wanted = normalize(city)
+        return [s for s in self.services if s.point.city and normalize(s.point.city) == wanted]

@@ -1,0 +1,138 @@
+"""Read content/ into validated models; every problem names its file and line."""
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from app.knowledge.schema import AnswersFile, Country, ServicesFile, TopicsFile
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    what: str
+    fix: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}: {kind}{self.what}: {self.fix}"
+
+
+class ContentError(Exception):
+    """Content that cannot be served; the last good content keeps serving."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Document:
+    """One parsed file: its model, its YAML node tree (for line numbers) and its relative path."""
+
+    path: str
+    node: yaml.Node
+    model: Any
+
+
+@dataclass
+class RawContent:
+    topics: Document | None = None
+    countries: dict[str, Document] = field(default_factory=dict)
+    answers: dict[str, Document] = field(default_factory=dict)  # "regional" or a country code
+    services: dict[str, Document] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    version: str = ""
+
+
+def line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the value at a pydantic error location inside a YAML node tree."""
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == key), None)
+            if found is None:
+                key_node = next((k for k, _ in node.value if k.value == key), None)
+                return (key_node or node).start_mark.line + 1
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    return node.start_mark.line + 1
+
+
+def _fix_for(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "remove this key or check its spelling (see content/README.md)"
+    if kind == "missing":
+        return "add this required key"
+    if kind.startswith("url"):
+        return "write a full https:// address"
+    if kind == "literal_error":
+        return "use one of the allowed values"
+    return "correct the value"
+
+
+def _parse(path: Path, root: Path, model: type[BaseModel], raw: RawContent) -> Document | None:
+    rel = str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raw.problems.append(Problem(rel, 1, f"cannot read the file ({exc})", "save it as UTF-8 text"))
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raw.problems.append(Problem(rel, line, f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                                    "check indentation, colons and quotes"))
+        return None
+    if node is None:
+        raw.problems.append(Problem(rel, 1, "the file is empty", "fill it in or delete it"))
+        return None
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            raw.problems.append(
+                Problem(rel, line_of(node, error["loc"]), f"{where}: {error['msg']}", _fix_for(error))
+            )
+        return None
+    return Document(rel, node, parsed)
+
+
+def load_content(root: Path) -> RawContent:
+    """Parse every file under content/; problems are collected, not raised."""
+    raw = RawContent()
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    raw.version = digest.hexdigest()[:12]
+    topics = root / "topics.yaml"
+    if topics.exists():
+        raw.topics = _parse(topics, root, TopicsFile, raw)
+    else:
+        raw.problems.append(Problem("content/topics.yaml", 1, "missing file", "create it (see content/README.md)"))
+    for path in sorted((root / "countries").glob("*.yaml")):
+        doc = _parse(path, root, Country, raw)
+        if doc:
+            raw.countries[path.stem] = doc
+    for path in sorted((root / "answers").glob("*.yaml")):
+        doc = _parse(path, root, AnswersFile, raw)
+        if doc:
+            raw.answers[path.stem] = doc
+    for path in sorted((root / "services").glob("*.yaml")):
+        doc = _parse(path, root, ServicesFile, raw)
+        if doc:
+            raw.services[path.stem] = doc
+    return raw

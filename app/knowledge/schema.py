@@ -1,0 +1,91 @@
+"""The schema of content/ files; unknown keys are refused."""
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+Language = Literal["es", "en", "fr", "ht", "pt", "nl"]
+Status = Literal["draft", "published"]
+TOPIC_IDS = (
+    "asylum", "regularization", "work", "family", "documents", "risks", "trafficking",
+    "services", "health", "education", "emergency", "return", "missing", "disasters",
+)  # fmt: skip
+COUNTRY_CODES = ("BZ", "CR", "SV", "GT", "GD", "HT", "HN", "MX", "PA", "SR", "DO")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Topic(Strict):
+    id: str = Field(pattern=r"^[a-z_]+$")
+    names: dict[Language, str]
+    keywords: dict[Language, list[str]]
+
+
+class TopicsFile(Strict):
+    topics: list[Topic]
+
+
+class EmergencyNumber(Strict):
+    service: Literal["general", "police", "ambulance", "fire", "trafficking", "civil_protection", "reports", "other"]
+    number: str = Field(min_length=2, max_length=20)
+    label: dict[Language, str]
+    status: Status
+    source: HttpUrl
+
+
+class Country(Strict):
+    code: str = Field(pattern=r"^[A-Z]{2}$")
+    calling_code: int
+    official_languages: list[Language | str]
+    names: dict[Language, str]
+    aliases: list[str] = []
+    demonyms: list[str] = []
+    emergency: list[EmergencyNumber] = []
+
+
+class AnswerText(Strict):
+    whatsapp: str = Field(min_length=1, max_length=1000)
+    sms: str = Field(min_length=1)
+
+
+class AnswerEntry(Strict):
+    topic: str
+    status: Status
+    regional: Literal["replace", "append"] = "replace"
+    last_reviewed: date
+    reviewer: str = Field(min_length=1)
+    sources: list[HttpUrl] = Field(min_length=1)
+    texts: dict[Language, AnswerText]
+
+
+class AnswersFile(Strict):
+    answers: list[AnswerEntry]
+
+
+class ServicePoint(Strict):
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    organisation: str
+    kind: Literal[
+        "shelter", "legal_aid", "health", "iom_office", "information_hub", "consulate",
+        "government_office", "hotline",
+    ]  # fmt: skip
+    city: str | None = None
+    address: str | None = None
+    coordinates: tuple[float, float] | None = None
+    coordinates_precision: Literal["exact", "city"] | None = None
+    phones: list[str] = []
+    whatsapp: str | None = None
+    hours: str | None = None
+    website: HttpUrl | None = None
+    languages: list[Language | str] = []
+    services: list[str] = []
+    verified_on: date
+    status: Status
+    source: HttpUrl | None = None
+
+
+class ServicesFile(Strict):
+    services: list[ServicePoint]

@@ -1,0 +1,45 @@
+"""Neutral messages: what the channel layer hands to the dialogue and what the dialogue hands back."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a person, whatever channel it came through."""
+
+    sid: str
+    channel: str  # "sms", "whatsapp" or "web"
+    address: str  # as the channel gave it; hashed before anything is stored
+    text: str = ""
+    media_types: tuple[str, ...] = ()
+    location: tuple[float, float] | None = None
+    choice: str | None = None  # a WhatsApp button payload or list item id
+    carrier_keyword: str | None = None  # Twilio's OptOutType: it already answered STOP/START/HELP
+    test: bool = False
+
+
+@dataclass
+class Understanding:
+    """What the assistant understood of a message, and by which engine."""
+
+    intent: str
+    language: str
+    topic: str | None = None
+    country: str | None = None
+    confidence: float = 1.0
+    engine: str = "keywords"
+    answered: bool = True
+
+
+@dataclass
+class Reply:
+    """What to say: one text per channel family (SMS texts may be cut into pages when rendered)."""
+
+    understanding: Understanding
+    whatsapp: list[str] = field(default_factory=list)
+    sms: list[str] = field(default_factory=list)
+    silent: bool = False
+
+    def say(self, text: str, *, sms: str | None = None) -> None:
+        self.whatsapp.append(text)
+        self.sms.append(sms if sms is not None else text)

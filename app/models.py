@@ -1,0 +1,66 @@
+"""The tables: contacts (hashed addresses only), the message log and delivery statuses."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime (SQLModel stores it as UTC on both databases)."""
+    return datetime.now(timezone.utc)
+
+
+class Contact(SQLModel, table=True):
+    """One person, known only by a keyed hash of their address."""
+
+    __tablename__ = "contacts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address_hash: str = Field(max_length=64, unique=True, index=True)
+    channel: str = Field(max_length=16)
+    language: str | None = Field(default=None, max_length=8)
+    country: str | None = Field(default=None, max_length=2)
+    opted_out: bool = False
+    opted_out_at: datetime | None = None
+    silenced_until: datetime | None = None
+    state: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    last_inbound_at: datetime | None = None
+
+
+class Message(SQLModel, table=True):
+    """The message log; an inbound row also holds the reply given, for duplicate deliveries."""
+
+    __tablename__ = "messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", index=True)
+    direction: str = Field(max_length=3)  # "in" or "out"
+    message_sid: str | None = Field(default=None, max_length=64, unique=True)
+    channel: str = Field(max_length=16)
+    status: str = Field(default="done", max_length=16)  # inbound: "processing" until the reply is stored
+    reply: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    intent: str | None = Field(default=None, max_length=64)
+    topic: str | None = Field(default=None, max_length=32)
+    country: str | None = Field(default=None, max_length=2)
+    language: str | None = Field(default=None, max_length=8)
+    confidence: float | None = None
+    engine: str | None = Field(default=None, max_length=16)
+    latency_ms: float | None = None
+    answered: bool | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DeliveryStatus(SQLModel, table=True):
+    """The latest delivery status Twilio reported for one outbound message."""
+
+    __tablename__ = "delivery_statuses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(max_length=64, unique=True)
+    status: str = Field(max_length=16)
+    error_code: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,197 @@
+"""The path of one message: claim → contact → keywords → dialogue → render → store."""
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from time import perf_counter
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app import keywords, store
+from app.config import Settings
+from app.contacts import defaults_for
+from app.db import session_scope
+from app.dialogue import Conversation, Dialogue
+from app.i18n import Texts
+from app.knowledge.live import LiveKnowledge
+from app.messages import Inbound, Reply, Understanding
+from app.models import Contact, utcnow
+from app.privacy import hash_address, mask_text
+from app.render import split_sms, split_whatsapp
+
+log = logging.getLogger("migrantinfo")
+BOLD = re.compile(r"\*([^*\n]+)\*")  # WhatsApp's *bold* means nothing on SMS
+
+
+@dataclass
+class Outcome:
+    """What to send back for one inbound message."""
+
+    bodies: list[str]
+    understanding: Understanding | None = None
+    duplicate: bool = False
+
+
+class Assistant:
+    """Handles inbound messages from any channel; one instance per process."""
+
+    def __init__(self, settings: Settings, engine: Engine, knowledge: LiveKnowledge) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.knowledge = knowledge
+        self.dialogue = Dialogue(knowledge.get, locales_dir=settings.locales_dir)
+
+    def sender_id(self, address: str) -> str:
+        return hash_address(address, secret=self.settings.hash_secret)
+
+    def handle(self, msg: Inbound) -> Outcome:
+        """Answer a message once, however often it is delivered; never raise."""
+        started = perf_counter()
+        sender = self.sender_id(msg.address)[:12]
+        try:
+            claimed = store.claim(self.engine, sid=msg.sid, channel=msg.channel,
+                                  stale_after=self.settings.stale_claim_seconds)
+            if not claimed:
+                bodies = store.stored_reply(self.engine, sid=msg.sid, wait=self.settings.duplicate_wait_seconds)
+                log.info("duplicate delivery sid=%s sender=%s", msg.sid, sender)
+                return Outcome(bodies or [], duplicate=True)
+            with session_scope(self.engine) as session:
+                outcome = self._process(session, msg, started)
+            log.info("answered sid=%s sender=%s intent=%s ms=%.1f", msg.sid, sender,
+                     outcome.understanding.intent if outcome.understanding else "-", (perf_counter() - started) * 1000)
+            return outcome
+        except Exception:
+            log.exception("failed to answer sid=%s sender=%s", msg.sid, sender)
+            bodies = [self.apology(msg)]
+            try:
+                store.release(self.engine, sid=msg.sid, bodies=bodies)
+            except Exception:
+                log.exception("could not release sid=%s", msg.sid)
+            return Outcome(bodies)
+
+    def apology(self, msg: Inbound) -> str:
+        """A short localized apology that needs nothing but the settings and the catalogs."""
+        language, _ = defaults_for(msg.address, default_language=self.settings.default_language)
+        texts = Texts(language, self.settings.locales_dir)
+        return texts.gettext("Sorry, something went wrong on our side. Please try again, or write MENU.")
+
+    def _process(self, session: Session, msg: Inbound, started: float) -> Outcome:
+        language, country = defaults_for(msg.address, default_language=self.settings.default_language)
+        contact = store.contact_for(session, address_hash=self.sender_id(msg.address), channel=msg.channel,
+                                    language=language, country=country)
+        convo = Conversation(language=contact.language or language, country=contact.country,
+                             state=store.load_state(contact), first_contact=contact.last_inbound_at is None)
+        now = utcnow()
+        contact.last_inbound_at, contact.channel = now, msg.channel
+        reply = self._decide(session, msg, contact, convo)
+        erased = reply.understanding.intent == "erase_done"
+        bodies = [] if reply.silent else self.render(reply, msg.channel, convo)
+        if erased:
+            session.expunge(contact)
+        else:
+            contact.language, contact.country = convo.language, convo.country
+            store.save_state(contact, convo.state)
+            session.add(contact)
+            session.flush()
+            store.log_outbound(session, contact_id=contact.id, channel=msg.channel, bodies=bodies,
+                               language=convo.language)
+        u = reply.understanding
+        keep_text = not erased and not contact.opted_out and msg.text
+        store.finish(session, sid=msg.sid, bodies=bodies, values=dict(
+            contact_id=None if erased else contact.id,
+            text=mask_text(msg.text) if keep_text else None,
+            intent=u.intent, topic=u.topic, country=u.country, language=u.language, confidence=u.confidence,
+            engine=u.engine, answered=u.answered, latency_ms=(perf_counter() - started) * 1000,
+        ))
+        return Outcome(bodies, u)
+
+    def _decide(self, session: Session, msg: Inbound, contact: Contact, convo: Conversation) -> Reply:
+        """Keywords first (opt-out, flood guard, erase, more, language, help), then the dialogue."""
+        keyword = keywords.match(msg.text) if msg.text else None
+        kind = keyword.kind if keyword else None
+        texts = Texts(convo.language, self.settings.locales_dir)
+        reply = Reply(Understanding(intent=kind or "message", language=convo.language, country=convo.country))
+        now = utcnow()
+
+        if kind == "opt_out":
+            contact.opted_out, contact.opted_out_at, convo.state = True, now, {}
+            reply.silent = msg.carrier_keyword == "STOP"  # Twilio already confirmed it on SMS
+            reply.say(texts.gettext("You will not receive more messages. To start again, write START."))
+            return reply
+        if contact.opted_out:
+            if kind != "opt_in":
+                reply.understanding.intent, reply.silent = "opted_out", True
+                return reply
+            contact.opted_out, contact.opted_out_at = False, None
+            convo.first_contact = True
+        if contact.silenced_until and contact.silenced_until > now:
+            reply.understanding.intent, reply.silent = "flood", True
+            return reply
+        if contact.id and store.replies_in_window(
+            session, contact_id=contact.id, seconds=self.settings.flood_window_seconds
+        ) >= self.settings.flood_max_replies:
+            contact.silenced_until = now + timedelta(seconds=self.settings.flood_silence_seconds)
+            log.warning("flood: silencing sender=%s for %ss", contact.address_hash[:12],
+                        self.settings.flood_silence_seconds)
+            reply.understanding.intent, reply.silent = "flood", True
+            return reply
+
+        if convo.state.pop("erase_pending", False):
+            if keywords.is_affirmation(msg.text):
+                store.erase_contact(session, contact_id=contact.id)  # type: ignore[arg-type]
+                log.info("erased sender=%s", contact.address_hash[:12])
+                reply.understanding.intent = "erase_done"
+                reply.say(texts.gettext("Done: everything we stored about you has been deleted."))
+                return reply
+            reply.say(texts.gettext("Nothing was deleted."))
+        if keyword and kind in ("language", "help", "erase") and keyword.language != convo.language \
+                and keywords.normalize(msg.text) != "INFO":
+            convo.language = keyword.language
+            texts = Texts(convo.language, self.settings.locales_dir)
+            reply.understanding.language = convo.language
+        if kind == "erase":
+            convo.state["erase_pending"] = True
+            reply.say(texts.gettext("Do you want us to delete everything we stored about you? "
+                                    "Reply YES to confirm. Any other reply cancels."))
+            return reply
+        if kind == "more":
+            pages = convo.state.get("pages") or []
+            if pages:
+                reply.understanding.intent = "more"
+                reply.sms.append(pages.pop(0))
+                reply.whatsapp.append(reply.sms[-1])
+                convo.state["pages"] = pages
+                convo.state["paged"] = True
+                return reply
+            reply.say(texts.gettext("There is nothing more to show."))
+        if kind == "help":
+            reply.say(texts.gettext(
+                "I am an information assistant for migrants. Information is free and from official sources. "
+                "Write MENU for topics, the name of a country to change country, MORE to continue a long "
+                "answer, STOP to stop messages, DELETE to delete your data. In danger? Call the emergency "
+                "number of the country you are in."))
+            convo.first_contact = False  # the help text already introduced the assistant
+        answer = self.dialogue.respond(msg, convo)
+        answer.whatsapp[:0], answer.sms[:0] = reply.whatsapp, reply.sms
+        if kind in ("help", "language", "menu"):
+            answer.understanding.intent = kind
+        return answer
+
+    def render(self, reply: Reply, channel: str, convo: Conversation) -> list[str]:
+        """How to say it: SMS pages of at most N segments (the rest on MORE), WhatsApp parts at paragraphs."""
+        paged = convo.state.pop("paged", False)
+        if channel != "sms":
+            convo.state.pop("pages", None)
+            return split_whatsapp("\n\n".join(reply.whatsapp), limit=self.settings.whatsapp_max_chars)
+        if paged:  # a page already cut and converted
+            return reply.sms
+        texts = Texts(convo.language, self.settings.locales_dir)
+        pages = split_sms(BOLD.sub(r"\1", "\n\n".join(reply.sms)), max_segments=self.settings.sms_max_segments,
+                          more_hint=texts.gettext("Reply MORE for more."))
+        if len(pages) > 1:
+            convo.state["pages"] = pages[1:]
+        else:
+            convo.state.pop("pages", None)
+        return pages[:1]

@@ -1,0 +1,75 @@
+"""Twilio's doors: inbound messages (SMS and WhatsApp) and delivery status callbacks."""
+
+import logging
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import FormData
+
+from app import store
+from app.channel import BadRequest, parse_inbound, parse_status, signature_is_valid, twiml
+from app.config import Settings
+from app.deps import AssistantDep, EngineDep, SettingsDep
+
+log = logging.getLogger("migrantinfo")
+router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
+FORM = "application/x-www-form-urlencoded"
+
+
+def public_url(request: Request, settings: Settings) -> str:
+    """The URL Twilio called, rebuilt from PUBLIC_BASE_URL: behind a proxy the internal one differs."""
+    url = settings.public_base_url.rstrip("/") + request.url.path
+    return f"{url}?{request.url.query}" if request.url.query else url
+
+
+async def _verified_form(request: Request, settings: Settings) -> FormData | Response:
+    """The form of a genuine Twilio request, or the 4xx response to give instead."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        return Response(f"expected {FORM}", status_code=400, media_type="text/plain")
+    try:
+        form = await request.form()
+    except Exception:  # the multipart/form parser raises several kinds of errors on broken bodies
+        return Response("malformed form body", status_code=400, media_type="text/plain")
+    if settings.signature_required:
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature_is_valid(token=settings.twilio_auth_token, url=public_url(request, settings),
+                                  params=form, signature=signature):
+            log.warning("rejected request with %s Twilio signature", "a wrong" if signature else "no")
+            return Response("invalid or missing X-Twilio-Signature", status_code=403, media_type="text/plain")
+    return form
+
+
+@router.post("")
+async def inbound(request: Request, settings: SettingsDep, assistant: AssistantDep) -> Response:
+    """Answer one SMS or WhatsApp message with TwiML, always with 200 once the request is genuine."""
+    form = await _verified_form(request, settings)
+    if isinstance(form, Response):
+        return form
+    try:
+        msg = parse_inbound(form)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain")
+    bodies: list[str]
+    with anyio.move_on_after(settings.reply_budget_seconds) as scope:
+        bodies = (await anyio.to_thread.run_sync(assistant.handle, msg, abandon_on_cancel=True)).bodies
+    if scope.cancelled_caught:
+        log.error("reply budget of %ss exceeded sid=%s", settings.reply_budget_seconds, msg.sid)
+        bodies = [assistant.apology(msg)]
+    return Response(twiml(bodies), media_type="application/xml")
+
+
+@router.post("/status")
+async def status(request: Request, settings: SettingsDep, engine: EngineDep) -> Response:
+    """Record the delivery status of an outbound message."""
+    form = await _verified_form(request, settings)
+    if isinstance(form, Response):
+        return form
+    try:
+        sid, state, error_code = parse_status(form)  # type: ignore[arg-type]
+    except BadRequest as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain")
+    await anyio.to_thread.run_sync(lambda: store.record_status(engine, sid=sid, status=state, error_code=error_code))
+    if error_code:
+        log.info("delivery %s sid=%s error=%s", state, sid, error_code)
+    return Response(status_code=204)
