@@ -1,0 +1,155 @@
+"""Keywords before any dialogue: opt-out, opt-in, help, erase, menu, more, language; and the flood guard."""
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.channel import EMPTY_TWIML
+from app.i18n import Texts
+from app.keywords import KEYWORDS, match
+from app.models import Contact, Message
+from app.render import sms_info, to_gsm7
+from tests.conftest import form_of, new_sid, post_signed
+from tests.test_webhook import messages_of
+
+SMS_FROM = "+529629876543"
+WA_FROM = "whatsapp:+50688887777"
+
+
+def say(client, text: str, *, sender: str = SMS_FROM, **extra: str) -> list[str]:  # type: ignore[no-untyped-def]
+    name = "whatsapp_text" if sender.startswith("whatsapp:") else "sms_text"
+    response = post_signed(client, form_of(name, MessageSid=new_sid(), From=sender, Body=text, **extra))
+    assert response.status_code == 200
+    return messages_of(client, response.text)
+
+
+def contact(client) -> Contact:  # type: ignore[no-untyped-def]
+    with Session(client.app.state.engine) as session:
+        return session.execute(select(Contact)).scalars().one()
+
+
+def tr(client, language: str, text: str) -> str:  # type: ignore[no-untyped-def]
+    return Texts(language, client.app.state.settings.locales_dir).gettext(text)
+
+
+OPT_OUT = [w for words in KEYWORDS["opt_out"].values() for w in words]
+
+
+@pytest.mark.parametrize("word", OPT_OUT)
+def test_every_opt_out_word(client, word: str) -> None:
+    say(client, "hola")
+    say(client, word.lower())
+    assert contact(client).opted_out is True
+    assert say(client, "ASILO MX") == []
+
+
+@pytest.mark.parametrize("sender", [SMS_FROM, WA_FROM])
+@pytest.mark.parametrize("opt_in", ["START", "unstop", "Yes", "comenzar", "Démarrer", "KOMANSE"])
+def test_opted_out_people_get_nothing_until_they_opt_in(client, sender: str, opt_in: str) -> None:
+    say(client, "STOP", sender=sender)
+    response = post_signed(client, form_of("whatsapp_text" if sender.startswith("whatsapp") else "sms_text",
+                                           MessageSid=new_sid(), From=sender, Body="ayuda"))
+    assert response.text == EMPTY_TWIML
+    replies = say(client, opt_in, sender=sender)
+    assert replies and "1. " in replies[0]
+    assert contact(client).opted_out is False
+
+
+def test_whatsapp_stop_is_confirmed_but_carrier_handled_sms_stop_is_not(client) -> None:
+    [confirmation] = say(client, "PARAR", sender=WA_FROM)
+    assert confirmation == tr(client, "es", "You will not receive more messages. To start again, write START.")
+    response = post_signed(client, form_of("sms_stop", MessageSid=new_sid()))  # OptOutType=STOP
+    assert response.text == EMPTY_TWIML
+
+
+def test_opted_out_texts_are_not_kept(client) -> None:
+    say(client, "STOP")
+    say(client, "my secret question")
+    with Session(client.app.state.engine) as session:
+        texts = session.execute(select(Message.text).where(Message.direction == "in")).scalars().all()
+    assert "my secret question" not in texts
+
+
+@pytest.mark.parametrize("word, language", [("HELP", "en"), ("ayuda", "es"), ("Aide", "fr"), ("ÈD", "ht"),
+                                            ("ajuda", "pt"), ("hulp", "nl")])
+def test_help_in_the_language_of_the_word(client, word: str, language: str) -> None:
+    [reply] = say(client, word, sender=WA_FROM)
+    help_text = tr(client, language, "I am an information assistant for migrants. Information is free and from "
+                   "official sources. Write MENU for topics, the name of a country to change country, MORE to "
+                   "continue a long answer, STOP to stop messages, DELETE to delete your data. In danger? Call "
+                   "the emergency number of the country you are in.")
+    assert reply.startswith(help_text)
+    assert contact(client).language == language
+
+
+def test_keywords_are_whole_message_only() -> None:
+    assert match("stop") and match("  Stop! ") and match("STOP.")
+    assert match("please stop sending") is None
+    assert match("ayuda por favor") is None
+
+
+def test_erase_after_confirmation_deletes_every_record(client) -> None:
+    say(client, "hola")
+    say(client, "ASILO MX")
+    [question] = say(client, "BORRAR")
+    assert "SI" in question
+    [done] = say(client, "sí")
+    assert done == tr(client, "es", "Done: everything we stored about you has been deleted.")
+    with Session(client.app.state.engine) as session:
+        assert session.execute(select(func.count()).select_from(Contact)).scalar_one() == 0
+        rows = session.execute(select(Message)).scalars().all()
+    assert rows, "inbound MessageSids stay for de-duplication"
+    assert all(r.contact_id is None and r.text is None and r.direction == "in" for r in rows)
+
+
+def test_erase_is_cancelled_by_anything_but_yes(client) -> None:
+    say(client, "hola")
+    say(client, "EFFACER")
+    [reply] = say(client, "non")
+    assert reply.startswith(tr(client, "fr", "Nothing was deleted."))
+    assert contact(client).opted_out is False
+
+
+def test_language_switch(client) -> None:
+    say(client, "hola", sender=WA_FROM)
+    [reply] = say(client, "kreyòl", sender=WA_FROM)
+    assert contact(client).language == "ht"
+    assert tr(client, "ht", "*What do you need?* Reply with a number:") in reply
+
+
+def test_menu_words_go_back(client) -> None:
+    say(client, "ASILO")  # asks for the country... but the calling code already gave MX
+    for word in ("MENU", "inicio", "0"):
+        [reply] = say(client, word)
+        assert "14. " in reply
+
+
+def test_sms_is_capped_and_more_gives_the_rest(client) -> None:
+    client.app.state.settings.sms_max_segments = 1
+    [first] = say(client, "ASILO MX")
+    assert sms_info(first).segments == 1 and sms_info(first).encoding == "GSM-7"
+    hint = to_gsm7(tr(client, "es", "Reply MORE for more."))
+    assert first.endswith(hint)
+    pages = [first]
+    while pages[-1].endswith(hint):
+        [page] = say(client, "MAS")
+        assert sms_info(page).segments == 1
+        pages.append(page)
+    assert len(pages) >= 2
+    [nothing] = say(client, "MAS")
+    assert nothing.startswith(to_gsm7(tr(client, "es", "There is nothing more to show.")))
+
+
+def test_flood_guard_silences_a_loop_and_logs_it(client, caplog) -> None:
+    client.app.state.settings.flood_max_replies = 5
+    replies = [say(client, f"auto-reply {i}") for i in range(12)]
+    assert all(replies[:5]) and not any(replies[5:])
+    assert any("flood" in r.getMessage() for r in caplog.records)
+    with Session(client.app.state.engine) as session:
+        outbound = session.execute(select(func.count()).where(Message.direction == "out")).scalar_one()
+    assert outbound == 5
+
+
+def test_normal_conversation_never_reaches_the_flood_limit(client) -> None:
+    for text in ("hola", "1", "MENU", "3", "MENU", "11", "AYUDA", "ASILO MX", "MAS", "MENU"):
+        assert say(client, text), text
