@@ -1,0 +1,64 @@
+"""POST /api/v1/messages, GET /healthz and /readyz."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.conftest import BASE, make_settings
+
+
+def test_api_answers_with_replies_and_understanding(client) -> None:
+    response = client.post("/api/v1/messages", json={"sender": "+5215512345678", "text": "ASILO MX", "channel": "sms"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["replies"] and body["replies"][0]["text"]
+    assert body["understanding"] == {"intent": "asylum", "topic": "asylum", "country": "MX", "language": "es",
+                                     "confidence": 1.0, "engine": "keywords"}
+
+
+def test_api_whatsapp_and_web_are_not_paged(client) -> None:
+    for channel in ("whatsapp", "web"):
+        body = client.post("/api/v1/messages", json={"sender": "+50688887777", "text": "ASYLUM CR",
+                                                     "channel": channel}).json()
+        assert "*" in body["replies"][0]["text"] or len(body["replies"][0]["text"]) > 0
+        assert body["understanding"]["country"] == "CR"
+
+
+def test_api_goes_through_the_same_keywords(client) -> None:
+    client.post("/api/v1/messages", json={"sender": "+50760000001", "text": "STOP", "channel": "sms"})
+    body = client.post("/api/v1/messages", json={"sender": "+50760000001", "text": "hola", "channel": "sms"}).json()
+    assert body["replies"] == [] and body["understanding"]["intent"] == "opted_out"
+
+
+@pytest.mark.parametrize("payload", [{}, {"sender": "", "text": "x"}, {"sender": "a", "text": "x", "channel": "fax"}])
+def test_api_rejects_bad_requests(client, payload: dict) -> None:
+    assert client.post("/api/v1/messages", json=payload).status_code == 422
+
+
+def test_api_needs_the_bearer_token_when_one_is_set(database_url: str) -> None:
+    settings = make_settings(database_url, api_token="s3cret-token")
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        payload = {"sender": "+5215512345678", "text": "hola"}
+        assert client.post("/api/v1/messages", json=payload).status_code == 401
+        wrong = {"authorization": "Bearer nope"}
+        assert client.post("/api/v1/messages", json=payload, headers=wrong).status_code == 401
+        right = {"authorization": "Bearer s3cret-token"}
+        assert client.post("/api/v1/messages", json=payload, headers=right).status_code == 200
+
+
+def test_health_and_readiness(client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready" and body["database"] == "ok"
+    assert len(body["knowledge"]["version"]) == 12 and body["knowledge"]["loaded_at"]
+
+
+def test_readiness_fails_when_the_database_is_gone(tmp_path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'x.db'}")
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        client.app.state.engine.dispose()
+        (tmp_path / "x.db").unlink()
+        (tmp_path / "x.db").mkdir()  # a directory where the database file was: unreachable
+        assert client.get("/readyz").status_code == 503

@@ -1,0 +1,66 @@
+"""The `migrantinfo` command as a person runs it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from app.config import ROOT
+
+BIN = Path(sys.executable).parent / "migrantinfo"
+
+
+def run(*args: str, tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "HASH_SECRET": "cli-secret", **env}
+    return subprocess.run([str(BIN), *args], input=stdin, capture_output=True, text=True, timeout=120,
+                          env=environment, cwd=tmp_path)
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    result = run("db", "upgrade", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cli.db").exists()
+
+
+def test_chat_shows_sms_segments_and_encoding(tmp_path: Path) -> None:
+    result = run("chat", "--channel", "sms", "--from", "+5215512345678", tmp_path=tmp_path, stdin="ASILO MX\nSTOP\nhola\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "--- SMS, " in out and "GSM-7" in out
+    assert "COMAR" in out
+    assert out.rstrip().endswith("--- (no reply)")  # after STOP, nothing
+
+
+def test_chat_whatsapp(tmp_path: Path) -> None:
+    result = run("chat", "--channel", "whatsapp", "--from", "+50937001122", tmp_path=tmp_path, stdin="MENI\n")
+    assert result.returncode == 0, result.stderr
+    assert "--- WhatsApp, " in result.stdout and "14. " in result.stdout
+
+
+def test_purge(tmp_path: Path) -> None:
+    run("chat", "--channel", "sms", tmp_path=tmp_path, stdin="hola\n")
+    result = run("purge", tmp_path=tmp_path, RETENTION_DAYS="0")
+    assert result.returncode == 0, result.stderr
+    assert "removed the texts of" in result.stdout
+    assert int(result.stdout.split("removed the texts of ")[1].split()[0]) >= 2
+
+
+def test_content_check_passes_on_the_shipped_content(tmp_path: Path) -> None:
+    result = run("content", "check", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 error(s)" in result.stdout
+
+
+def test_content_check_fails_with_file_and_line(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    path = content / "answers" / "regional.yaml"
+    lines = path.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith("reviewer:"))
+    lines.insert(index + 1, lines[index].replace("reviewer:", "reviewr:"))
+    path.write_text("\n".join(lines) + "\n")
+    result = run("content", "check", tmp_path=tmp_path, CONTENT_DIR=str(content))
+    assert result.returncode == 1
+    assert f"content/answers/regional.yaml:{index + 2}:" in result.stdout
+    assert "reviewr" in result.stdout
