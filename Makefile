@@ -23,7 +23,7 @@ translations: $(STAMP)
 extract: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k gettext --no-location --sort-output --project=migrantinfo \
 		--copyright-holder="Migrantinfo contributors" -o locales/messages.pot .
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-location --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --ignore-obsolete --no-fuzzy-matching
 
 db: setup
 	$(BIN)/migrantinfo db upgrade

@@ -1,14 +1,13 @@
 """POST /api/v1/messages: the JSON door for the simulator, tests and integrations."""
 
-import hmac
 import uuid
 from typing import Literal
 
 import anyio
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from app.deps import AssistantDep, SettingsDep
+from app.deps import AssistantDep, SettingsDep, require_token
 from app.messages import Inbound
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -38,16 +37,9 @@ class MessageOut(BaseModel):
     understanding: UnderstandingOut | None
 
 
-@router.post("/messages")
-async def post_message(
-    body: MessageIn, settings: SettingsDep, assistant: AssistantDep, authorization: str = Header(default="")
-) -> MessageOut:
+@router.post("/messages", dependencies=[Depends(require_token)])
+async def post_message(body: MessageIn, settings: SettingsDep, assistant: AssistantDep) -> MessageOut:
     """Same path as the webhook after the channel layer; a bearer token is needed when API_TOKEN is set."""
-    if settings.api_token:
-        expected = f"Bearer {settings.api_token}"
-        if not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(status_code=401, detail="missing or wrong bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
     address = f"whatsapp:{body.sender}" if body.channel == "whatsapp" else body.sender
     msg = Inbound(sid=f"API{uuid.uuid4().hex}", channel=body.channel, address=address, text=body.text.strip())
     with anyio.move_on_after(settings.reply_budget_seconds) as scope:

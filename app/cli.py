@@ -1,9 +1,10 @@
-"""The `migrantinfo` command: serve, db upgrade, purge, chat, content check."""
+"""The `migrantinfo` command: serve, db upgrade, purge, chat, content check/report/reload."""
 
 import argparse
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from app.config import get_settings
 
@@ -83,12 +84,89 @@ def content_check(_: argparse.Namespace) -> int:
     from app.knowledge.loader import load_content
 
     settings = get_settings()
-    problems = check(load_content(settings.content_dir))
+    problems = check(load_content(settings.content_dir), locales_dir=settings.locales_dir)
     for problem in problems:
         print(problem)
     errors = sum(1 for p in problems if not p.warning)
     print(f"{errors} error(s), {len(problems) - errors} warning(s)")
     return 1 if errors else 0
+
+
+def content_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.knowledge.loader import load_content
+    from app.knowledge.report import as_csv, as_html, as_text, coverage
+
+    settings = get_settings()
+    raw = load_content(settings.content_dir)
+    cells = coverage(raw)
+    print(as_text(cells))
+    for path, text in ((args.csv, as_csv(cells)), (args.html, as_html(cells, version=raw.version))):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
+
+
+def content_reload(args: argparse.Namespace) -> int:
+    """Ask the running server to reload content/ (needs API_TOKEN)."""
+    import httpx
+
+    settings = get_settings()
+    url = (args.url or f"http://{settings.host}:{settings.port}").rstrip("/") + "/admin/content/reload"
+    try:
+        response = httpx.post(url, headers={"authorization": f"Bearer {settings.api_token}"}, timeout=30)
+    except httpx.HTTPError as exc:
+        print(f"cannot reach the server at {url}: {exc}", file=sys.stderr)
+        return 2
+    body = response.json()
+    if response.status_code == 200:
+        print(f"reloaded: version {body['version']} at {body['loaded_at']}")
+        return 0
+    for error in body.get("errors", []) or [body.get("detail", response.text)]:
+        print(error)
+    print(f"refused; still serving version {body.get('serving')}")
+    return 1
+
+
+def evaluate_engines(args: argparse.Namespace) -> int:
+    """Run the held-out file through the engines and print their figures side by side."""
+    from pathlib import Path
+
+    from app.i18n import LANGUAGES
+    from app.knowledge.live import LiveKnowledge
+    from app.understanding.evaluate import evaluate, table
+    from app.understanding.rasa import RasaEngine
+    from app.understanding.router import build_understander
+    from app.understanding.training import read_nlu
+
+    settings = get_settings()
+    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
+    kb = knowledge.reload()
+    examples = read_nlu(Path(args.file))
+    embedded = build_understander(settings.model_copy(update={"engine": "embedded"}), knowledge).embedded
+    reports = []
+    if args.engine in ("embedded", "both"):
+        reports.append(evaluate("embedded", examples, lambda text: embedded.understand(text, language="es"),
+                                kb.country_for_word))
+    if args.engine in ("rasa", "both"):
+        rasa = RasaEngine(settings.rasa_url, timeout=settings.rasa_timeout_seconds)
+        if not rasa.ready():
+            print(f"Rasa is not answering at {settings.rasa_url}: start it with `make rasa`", file=sys.stderr)
+            return 2
+
+        def through_rasa(text: str):  # type: ignore[no-untyped-def]
+            return rasa.parse(text, language=embedded.detect_language(text, current="es"),
+                              country_of=kb.country_for_word)
+
+        reports.append(evaluate("rasa", examples, through_rasa, kb.country_for_word))
+    print(f"{len(examples)} held-out examples from {args.file}\n")
+    print(table(reports, LANGUAGES))
+    for report in reports:
+        for language, text, what in report.failures[: args.failures]:
+            print(f"  {report.engine} [{language}] {what}: {text}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,9 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--channel", choices=("sms", "whatsapp"), default="whatsapp")
     p.add_argument("--from", dest="sender", default="+5215512345678")
     p.set_defaults(func=chat)
+    p = commands.add_parser("eval", help="measure the engines on the held-out file")
+    p.add_argument("--engine", choices=("embedded", "rasa", "both"), default="embedded")
+    p.add_argument("--file", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_test.yml"))
+    p.add_argument("--failures", type=int, default=0, help="also list this many misunderstood examples")
+    p.set_defaults(func=evaluate_engines)
     content = commands.add_parser("content", help="the knowledge base").add_subparsers(
         dest="content_command", required=True)
     content.add_parser("check", help="validate content/").set_defaults(func=content_check)
+    p = content.add_parser("report", help="the coverage matrix country × topic × language")
+    p.add_argument("--csv", default="var/coverage.csv")
+    p.add_argument("--html", default="var/coverage.html")
+    p.set_defaults(func=content_report)
+    p = content.add_parser("reload", help="make the running server reload content/")
+    p.add_argument("--url", help="base URL of the server (default http://HOST:PORT)")
+    p.set_defaults(func=content_reload)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

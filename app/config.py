@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     api_token: str = ""
     hash_secret: str = PLACEHOLDER
 
+    engine: Literal["embedded", "rasa"] = "embedded"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 3.0
+    understanding_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    bot_dir: Path = ROOT / "bot"
     content_dir: Path = ROOT / "content"
+    content_watch_seconds: float = 2.0
     locales_dir: Path = ROOT / "locales"
     default_language: str = "es"
 

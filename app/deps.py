@@ -1,8 +1,9 @@
 """Request-scoped access to the app's long-lived parts."""
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
@@ -30,3 +31,19 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 AssistantDep = Annotated[Assistant, Depends(_assistant)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 KnowledgeDep = Annotated[LiveKnowledge, Depends(_knowledge)]
+
+
+def require_token(settings: SettingsDep, authorization: str = Header(default="")) -> None:
+    """A bearer token equal to API_TOKEN, when one is set."""
+    if not settings.api_token:
+        return
+    if not hmac.compare_digest(authorization.encode(), f"Bearer {settings.api_token}".encode()):
+        raise HTTPException(status_code=401, detail="missing or wrong bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_admin_token(settings: SettingsDep, authorization: str = Header(default="")) -> None:
+    """Admin actions always need API_TOKEN: refused outright when none is configured."""
+    if not settings.api_token:
+        raise HTTPException(status_code=403, detail="set API_TOKEN to use the admin endpoints")
+    require_token(settings, authorization)

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import api, health, webhooks
+from app import admin, api, health, webhooks
 from app.config import Settings, get_settings
 from app.db import make_engine, upgrade
 from app.knowledge.live import LiveKnowledge
@@ -26,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(engine)
         knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
         knowledge.reload()
+        if settings.content_watch_seconds > 0:
+            knowledge.watch(every=settings.content_watch_seconds)
         if not settings.signature_required:
             log.warning("Twilio signatures are NOT checked: development mode with no TWILIO_AUTH_TOKEN")
         app.state.settings = settings
@@ -33,10 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.knowledge = knowledge
         app.state.assistant = Assistant(settings, engine, knowledge)
         yield
+        knowledge.stop()
         engine.dispose()
 
     app = FastAPI(title="Migrantinfo", version="0.1.0", lifespan=lifespan)
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
     return app

@@ -1,6 +1,6 @@
 """The tables: contacts (hashed addresses only), the message log and delivery statuses."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime (SQLModel stores it as UTC on both databases)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Contact(SQLModel, table=True):

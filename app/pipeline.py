@@ -2,24 +2,25 @@
 
 import logging
 import re
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from time import perf_counter
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.engine import Connection, Engine
 
 from app import keywords, store
 from app.config import Settings
 from app.contacts import defaults_for
-from app.db import session_scope
 from app.dialogue import Conversation, Dialogue
 from app.i18n import Texts
 from app.knowledge.live import LiveKnowledge
 from app.messages import Inbound, Reply, Understanding
-from app.models import Contact, utcnow
+from app.models import utcnow
 from app.privacy import hash_address, mask_text
 from app.render import split_sms, split_whatsapp
+from app.understanding.router import build_understander
 
 log = logging.getLogger("migrantinfo")
 BOLD = re.compile(r"\*([^*\n]+)\*")  # WhatsApp's *bold* means nothing on SMS
@@ -41,7 +42,10 @@ class Assistant:
         self.settings = settings
         self.engine = engine
         self.knowledge = knowledge
-        self.dialogue = Dialogue(knowledge.get, locales_dir=settings.locales_dir)
+        # SQLite has one writer at a time: queue them here, in order, instead of in SQLite's busy back-off.
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        self.understander = build_understander(settings, knowledge)
+        self.dialogue = Dialogue(knowledge.get, self.understander, locales_dir=settings.locales_dir)
 
     def sender_id(self, address: str) -> str:
         return hash_address(address, secret=self.settings.hash_secret)
@@ -51,25 +55,20 @@ class Assistant:
         started = perf_counter()
         sender = self.sender_id(msg.address)[:12]
         try:
-            claimed = store.claim(self.engine, sid=msg.sid, channel=msg.channel,
-                                  stale_after=self.settings.stale_claim_seconds)
-            if not claimed:
-                bodies = store.stored_reply(self.engine, sid=msg.sid, wait=self.settings.duplicate_wait_seconds)
-                log.info("duplicate delivery sid=%s sender=%s", msg.sid, sender)
-                return Outcome(bodies or [], duplicate=True)
-            with session_scope(self.engine) as session:
-                outcome = self._process(session, msg, started)
-            log.info("answered sid=%s sender=%s intent=%s ms=%.1f", msg.sid, sender,
-                     outcome.understanding.intent if outcome.understanding else "-", (perf_counter() - started) * 1000)
-            return outcome
+            with self._writer, self.engine.begin() as conn:
+                store.claim(conn, sid=msg.sid, channel=msg.channel)
+                outcome = self._process(conn, msg, started)
+        except store.Duplicate:
+            bodies = store.stored_reply(self.engine, sid=msg.sid, wait=self.settings.duplicate_wait_seconds)
+            log.info("duplicate delivery sid=%s sender=%s", msg.sid, sender)
+            return Outcome(bodies or [], duplicate=True)
         except Exception:
+            # Everything of this message was rolled back: a retry of the same MessageSid is processed afresh.
             log.exception("failed to answer sid=%s sender=%s", msg.sid, sender)
-            bodies = [self.apology(msg)]
-            try:
-                store.release(self.engine, sid=msg.sid, bodies=bodies)
-            except Exception:
-                log.exception("could not release sid=%s", msg.sid)
-            return Outcome(bodies)
+            return Outcome([self.apology(msg)])
+        log.info("answered sid=%s sender=%s intent=%s ms=%.1f", msg.sid, sender,
+                 outcome.understanding.intent if outcome.understanding else "-", (perf_counter() - started) * 1000)
+        return outcome
 
     def apology(self, msg: Inbound) -> str:
         """A short localized apology that needs nothing but the settings and the catalogs."""
@@ -77,29 +76,25 @@ class Assistant:
         texts = Texts(language, self.settings.locales_dir)
         return texts.gettext("Sorry, something went wrong on our side. Please try again, or write MENU.")
 
-    def _process(self, session: Session, msg: Inbound, started: float) -> Outcome:
+    def _process(self, conn: Connection, msg: Inbound, started: float) -> Outcome:
         language, country = defaults_for(msg.address, default_language=self.settings.default_language)
-        contact = store.contact_for(session, address_hash=self.sender_id(msg.address), channel=msg.channel,
+        contact = store.contact_for(conn, address_hash=self.sender_id(msg.address), channel=msg.channel,
                                     language=language, country=country)
         convo = Conversation(language=contact.language or language, country=contact.country,
-                             state=store.load_state(contact), first_contact=contact.last_inbound_at is None)
-        now = utcnow()
-        contact.last_inbound_at, contact.channel = now, msg.channel
-        reply = self._decide(session, msg, contact, convo)
+                             state=contact.state, first_contact=contact.last_inbound_at is None,
+                             sender=contact.address_hash)
+        contact.last_inbound_at = utcnow()
+        reply = self._decide(conn, msg, contact, convo)
         erased = reply.understanding.intent == "erase_done"
         bodies = [] if reply.silent else self.render(reply, msg.channel, convo)
-        if erased:
-            session.expunge(contact)
-        else:
-            contact.language, contact.country = convo.language, convo.country
-            store.save_state(contact, convo.state)
-            session.add(contact)
-            session.flush()
-            store.log_outbound(session, contact_id=contact.id, channel=msg.channel, bodies=bodies,
+        if not erased:
+            contact.language, contact.country, contact.state = convo.language, convo.country, convo.state
+            store.save_contact(conn, contact, channel=msg.channel)
+            store.log_outbound(conn, contact_id=contact.id, channel=msg.channel, bodies=bodies,
                                language=convo.language)
         u = reply.understanding
         keep_text = not erased and not contact.opted_out and msg.text
-        store.finish(session, sid=msg.sid, bodies=bodies, values=dict(
+        store.finish(conn, sid=msg.sid, bodies=bodies, values=dict(
             contact_id=None if erased else contact.id,
             text=mask_text(msg.text) if keep_text else None,
             intent=u.intent, topic=u.topic, country=u.country, language=u.language, confidence=u.confidence,
@@ -107,7 +102,7 @@ class Assistant:
         ))
         return Outcome(bodies, u)
 
-    def _decide(self, session: Session, msg: Inbound, contact: Contact, convo: Conversation) -> Reply:
+    def _decide(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation) -> Reply:
         """Keywords first (opt-out, flood guard, erase, more, language, help), then the dialogue."""
         keyword = keywords.match(msg.text) if msg.text else None
         kind = keyword.kind if keyword else None
@@ -129,8 +124,8 @@ class Assistant:
         if contact.silenced_until and contact.silenced_until > now:
             reply.understanding.intent, reply.silent = "flood", True
             return reply
-        if contact.id and store.replies_in_window(
-            session, contact_id=contact.id, seconds=self.settings.flood_window_seconds
+        if store.replies_in_window(
+            conn, contact_id=contact.id, seconds=self.settings.flood_window_seconds
         ) >= self.settings.flood_max_replies:
             contact.silenced_until = now + timedelta(seconds=self.settings.flood_silence_seconds)
             log.warning("flood: silencing sender=%s for %ss", contact.address_hash[:12],
@@ -140,7 +135,7 @@ class Assistant:
 
         if convo.state.pop("erase_pending", False):
             if keywords.is_affirmation(msg.text):
-                store.erase_contact(session, contact_id=contact.id)  # type: ignore[arg-type]
+                store.erase_contact(conn, contact_id=contact.id)
                 log.info("erased sender=%s", contact.address_hash[:12])
                 reply.understanding.intent = "erase_done"
                 reply.say(texts.gettext("Done: everything we stored about you has been deleted."))

@@ -1,16 +1,22 @@
-"""The conversation store: contacts, the message log, duplicate deliveries and delivery statuses."""
+"""The conversation store: contacts, the message log, duplicate deliveries and delivery statuses.
+
+Statements are SQLAlchemy Core on one connection, so a message costs one short transaction.
+"""
 
 import json
 import time
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
-from app.db import session_scope
 from app.models import Contact, DeliveryStatus, Message, utcnow
+
+CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+MESSAGES = Message.__table__  # type: ignore[attr-defined]
+STATUSES = DeliveryStatus.__table__  # type: ignore[attr-defined]
 
 # Statuses only move forward; a late "sent" must not overwrite "delivered".
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3,
@@ -18,113 +24,108 @@ STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent":
                "failed": 6, "canceled": 6}
 
 
-def claim(engine: Engine, *, sid: str, channel: str, stale_after: float) -> bool:
-    """Own this MessageSid: True on first delivery, or when an earlier attempt failed or was abandoned.
+class Duplicate(Exception):
+    """This MessageSid was already answered (or is being answered by another worker)."""
 
-    The unique constraint on message_sid decides, so two workers can never both process one message.
+
+@dataclass
+class ContactRow:
+    """A contact as the pipeline reads and changes it."""
+
+    id: int
+    address_hash: str
+    language: str | None
+    country: str | None
+    opted_out: bool
+    opted_out_at: datetime | None
+    silenced_until: datetime | None
+    last_inbound_at: datetime | None
+    state: dict = field(default_factory=dict)
+
+
+def claim(conn: Connection, *, sid: str, channel: str) -> None:
+    """Own a MessageSid inside the current transaction, or raise Duplicate.
+
+    The unique constraint decides: a concurrent delivery of the same MessageSid waits on it until this
+    transaction ends, then fails, so a message is processed and logged once.
     """
     try:
-        with session_scope(engine) as session:
-            session.add(Message(direction="in", message_sid=sid, channel=channel, status="processing"))
-        return True
+        conn.execute(insert(MESSAGES).values(direction="in", message_sid=sid, channel=channel,
+                                             status="processing", created_at=utcnow()))
     except IntegrityError:
-        pass
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    with engine.begin() as conn:
-        taken = conn.execute(
-            update(Message)
-            .where(
-                Message.message_sid == sid,  # type: ignore[arg-type]
-                or_(Message.status == "failed",  # type: ignore[arg-type]
-                    and_(Message.status == "processing", Message.created_at < cutoff)),  # type: ignore[arg-type]
-            )
-            .values(status="processing", created_at=utcnow())
-        )
-        return taken.rowcount == 1
+        raise Duplicate(sid) from None
 
 
 def stored_reply(engine: Engine, *, sid: str, wait: float) -> list[str] | None:
     """The reply already given to a MessageSid, waiting a while if another worker is still on it."""
     deadline = time.monotonic() + wait
     while True:
-        with Session(engine) as session:
-            row = session.execute(
-                select(Message.status, Message.reply).where(Message.message_sid == sid)  # type: ignore[arg-type]
-            ).first()
-        if row is not None and row[0] in ("done", "failed"):
-            return json.loads(row[1]) if row[1] else []
+        with engine.connect() as conn:
+            row = conn.execute(select(MESSAGES.c.status, MESSAGES.c.reply).where(MESSAGES.c.message_sid == sid)).first()
+        if row is not None and row.status == "done":
+            return json.loads(row.reply) if row.reply else []
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.02)
 
 
-def release(engine: Engine, *, sid: str, bodies: list[str]) -> None:
-    """Mark an attempt as failed, keeping the apology it answered with; a retry may process it again."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(Message)
-            .where(Message.message_sid == sid)  # type: ignore[arg-type]
-            .values(status="failed", reply=json.dumps(bodies, ensure_ascii=False))
-        )
-
-
-def contact_for(session: Session, *, address_hash: str, channel: str, language: str, country: str | None) -> Contact:
+def contact_for(conn: Connection, *, address_hash: str, channel: str, language: str,
+                country: str | None) -> ContactRow:
     """The contact of an address hash, created on first contact (safely against a concurrent first message)."""
-    query = select(Contact).where(Contact.address_hash == address_hash)  # type: ignore[arg-type]
-    contact = session.execute(query).scalars().first()  # type: ignore[call-overload]
-    if contact is not None:
-        return contact
-    try:
-        with session.begin_nested():
-            contact = Contact(address_hash=address_hash, channel=channel, language=language, country=country)
-            session.add(contact)
-        return contact
-    except IntegrityError:
-        return session.execute(query).scalars().one()  # type: ignore[call-overload]
+    query = select(CONTACTS).where(CONTACTS.c.address_hash == address_hash)
+    row = conn.execute(query).first()
+    if row is None:
+        try:
+            with conn.begin_nested():
+                now = utcnow()
+                conn.execute(insert(CONTACTS).values(address_hash=address_hash, channel=channel, language=language,
+                                                     country=country, opted_out=False, state="{}",
+                                                     created_at=now, updated_at=now))
+        except IntegrityError:
+            pass  # a concurrent first message created it
+        row = conn.execute(query).one()
+    return ContactRow(id=row.id, address_hash=row.address_hash, language=row.language, country=row.country,
+                      opted_out=row.opted_out, opted_out_at=row.opted_out_at, silenced_until=row.silenced_until,
+                      last_inbound_at=row.last_inbound_at, state=json.loads(row.state or "{}"))
 
 
-def load_state(contact: Contact) -> dict:
-    return json.loads(contact.state or "{}")
+def save_contact(conn: Connection, contact: ContactRow, *, channel: str) -> None:
+    conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(
+        channel=channel, language=contact.language, country=contact.country, opted_out=contact.opted_out,
+        opted_out_at=contact.opted_out_at, silenced_until=contact.silenced_until,
+        last_inbound_at=contact.last_inbound_at, updated_at=utcnow(),
+        state=json.dumps(contact.state, ensure_ascii=False, separators=(",", ":")),
+    ))
 
 
-def save_state(contact: Contact, state: dict) -> None:
-    contact.state = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
-    contact.updated_at = utcnow()
-
-
-def replies_in_window(session: Session, *, contact_id: int, seconds: int) -> int:
+def replies_in_window(conn: Connection, *, contact_id: int, seconds: int) -> int:
     """Replies sent to a contact in the last `seconds`."""
     since = utcnow() - timedelta(seconds=seconds)
-    query = select(func.count()).where(
-        Message.contact_id == contact_id, Message.direction == "out", Message.created_at >= since  # type: ignore[arg-type]
-    )
-    return int(session.execute(query).scalar_one())  # type: ignore[call-overload]
+    query = select(func.count()).select_from(MESSAGES).where(
+        MESSAGES.c.contact_id == contact_id, MESSAGES.c.direction == "out", MESSAGES.c.created_at >= since)
+    return int(conn.execute(query).scalar_one())
 
 
-def finish(session: Session, *, sid: str, values: dict, bodies: list[str]) -> None:
+def finish(conn: Connection, *, sid: str, values: dict, bodies: list[str]) -> None:
     """Store the outcome of an inbound message and the reply given to it."""
-    session.execute(
-        update(Message)
-        .where(Message.message_sid == sid)  # type: ignore[arg-type]
-        .values(status="done", reply=json.dumps(bodies, ensure_ascii=False), **values)
-    )
+    conn.execute(update(MESSAGES).where(MESSAGES.c.message_sid == sid).values(
+        status="done", reply=json.dumps(bodies, ensure_ascii=False), **values))
 
 
-def log_outbound(session: Session, *, contact_id: int | None, channel: str, bodies: list[str], language: str) -> None:
-    for body in bodies:
-        session.add(Message(contact_id=contact_id, direction="out", channel=channel, text=body, language=language))
+def log_outbound(conn: Connection, *, contact_id: int, channel: str, bodies: list[str], language: str) -> None:
+    if bodies:
+        now = utcnow()
+        conn.execute(insert(MESSAGES), [dict(contact_id=contact_id, direction="out", channel=channel, text=body,
+                                             language=language, status="done", created_at=now) for body in bodies])
 
 
-def erase_contact(session: Session, *, contact_id: int) -> int:
+def erase_contact(conn: Connection, *, contact_id: int) -> int:
     """Delete every stored record of a person; inbound rows keep only their MessageSid for de-duplication."""
-    session.execute(
-        update(Message)
-        .where(Message.contact_id == contact_id, Message.direction == "in")  # type: ignore[arg-type]
-        .values(contact_id=None, text=None, reply=None, intent=None, topic=None, country=None, language=None,
-                confidence=None, engine=None)
-    )
-    deleted = session.execute(delete(Message).where(Message.contact_id == contact_id))  # type: ignore[arg-type]
-    session.execute(delete(Contact).where(Contact.id == contact_id))  # type: ignore[arg-type]
+    conn.execute(update(MESSAGES).where(MESSAGES.c.contact_id == contact_id, MESSAGES.c.direction == "in").values(
+        contact_id=None, text=None, reply=None, intent=None, topic=None, country=None, language=None,
+        confidence=None, engine=None))
+    deleted = conn.execute(delete(MESSAGES).where(MESSAGES.c.contact_id == contact_id))
+    conn.execute(delete(CONTACTS).where(CONTACTS.c.id == contact_id))
     return deleted.rowcount
 
 
@@ -133,15 +134,15 @@ def record_status(engine: Engine, *, sid: str, status: str, error_code: int | No
     rank = STATUS_RANK.get(status, 0)
     for _ in range(2):
         try:
-            with session_scope(engine) as session:
-                row = session.execute(
-                    select(DeliveryStatus).where(DeliveryStatus.message_sid == sid)  # type: ignore[arg-type]
-                ).scalars().first()  # type: ignore[call-overload]
+            with engine.begin() as conn:
+                row = conn.execute(select(STATUSES).where(STATUSES.c.message_sid == sid)).first()
                 if row is None:
-                    session.add(DeliveryStatus(message_sid=sid, status=status, error_code=error_code))
+                    conn.execute(insert(STATUSES).values(message_sid=sid, status=status, error_code=error_code,
+                                                         updated_at=utcnow()))
                 elif rank >= STATUS_RANK.get(row.status, 0):
-                    row.status, row.updated_at = status, utcnow()
-                    row.error_code = error_code if error_code is not None else row.error_code
+                    conn.execute(update(STATUSES).where(STATUSES.c.id == row.id).values(
+                        status=status, updated_at=utcnow(),
+                        error_code=error_code if error_code is not None else row.error_code))
             return
         except IntegrityError:
             continue  # a concurrent callback created the row first: apply ours on top
@@ -151,9 +152,7 @@ def purge(engine: Engine, *, retention_days: int) -> int:
     """Remove message texts and stored replies older than the retention period."""
     cutoff = utcnow() - timedelta(days=retention_days)
     with engine.begin() as conn:
-        result = conn.execute(
-            update(Message)
-            .where(Message.created_at < cutoff, or_(Message.text.is_not(None), Message.reply.is_not(None)))  # type: ignore[union-attr]
-            .values(text=None, reply=None)
-        )
+        result = conn.execute(update(MESSAGES).where(
+            MESSAGES.c.created_at < cutoff, or_(MESSAGES.c.text.is_not(None), MESSAGES.c.reply.is_not(None))
+        ).values(text=None, reply=None))
         return result.rowcount

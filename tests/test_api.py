@@ -62,3 +62,33 @@ def test_readiness_fails_when_the_database_is_gone(tmp_path) -> None:
         (tmp_path / "x.db").unlink()
         (tmp_path / "x.db").mkdir()  # a directory where the database file was: unreachable
         assert client.get("/readyz").status_code == 503
+
+
+def test_admin_reload_needs_a_configured_token(client) -> None:
+    assert client.post("/admin/content/reload").status_code == 403
+
+
+def test_admin_reload_refuses_broken_content_and_keeps_serving(database_url: str, tmp_path) -> None:
+    import shutil
+
+    from app.config import ROOT
+
+    content = shutil.copytree(ROOT / "content", tmp_path / "content")
+    settings = make_settings(database_url, api_token="admin-token", content_dir=content, content_watch_seconds=0)
+    auth = {"authorization": "Bearer admin-token"}
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        assert client.post("/admin/content/reload").status_code == 401
+        good = client.post("/admin/content/reload", headers=auth)
+        assert good.status_code == 200
+        version = good.json()["version"]
+        path = content / "answers" / "MX.yaml"
+        path.write_text(path.read_text().replace("topic: asylum", "topic: asilo", 1))
+        refused = client.post("/admin/content/reload", headers=auth)
+        assert refused.status_code == 422
+        assert refused.json()["serving"] == version
+        assert any(e.startswith("content/answers/MX.yaml:") for e in refused.json()["errors"])
+        ready = client.get("/readyz").json()
+        assert ready["knowledge"]["version"] == version and "MX.yaml" in ready["knowledge"]["last_error"]
+        reply = client.post("/api/v1/messages", json={"sender": "+5215512345678", "text": "ASILO MX",
+                                                       "channel": "whatsapp"}, headers=auth).json()
+        assert reply["understanding"]["topic"] == "asylum" and "COMAR" in reply["replies"][0]["text"]

@@ -64,3 +64,24 @@ def test_content_check_fails_with_file_and_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"content/answers/regional.yaml:{index + 2}:" in result.stdout
     assert "reviewr" in result.stdout
+
+
+def test_content_report_writes_csv_and_html(tmp_path: Path) -> None:
+    result = run("content", "report", "--csv", "out/c.csv", "--html", "out/c.html", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "0 required cell(s) not answered" in result.stdout
+    assert (tmp_path / "out" / "c.csv").read_text().startswith("country,topic,language,status")
+    assert "<table>" in (tmp_path / "out" / "c.html").read_text()
+
+
+def test_content_reload_talks_to_the_running_server(tmp_path: Path) -> None:
+    from tests.conftest import LiveServer, make_settings
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'srv.db'}", api_token="cli-admin-token")
+    with LiveServer(settings) as server:
+        ok = run("content", "reload", "--url", server.url, tmp_path=tmp_path, API_TOKEN="cli-admin-token")
+        wrong = run("content", "reload", "--url", server.url, tmp_path=tmp_path, API_TOKEN="nope")
+    assert ok.returncode == 0 and "reloaded: version" in ok.stdout
+    assert wrong.returncode == 1
+    down = run("content", "reload", "--url", "http://127.0.0.1:9", tmp_path=tmp_path, API_TOKEN="x")
+    assert down.returncode == 2 and "cannot reach" in down.stderr

@@ -82,15 +82,15 @@ def test_concurrent_duplicates_over_http_on_a_real_server(settings) -> None:
     assert rows == 1 and out >= 1
 
 
-def test_an_abandoned_claim_is_taken_over(client) -> None:
-    engine = client.app.state.engine
-    sid = new_sid()
-    assert store.claim(engine, sid=sid, channel="sms", stale_after=30)  # a worker claimed it, then died
-    assert not store.claim(engine, sid=sid, channel="sms", stale_after=30)
-    with engine.begin() as conn:
-        conn.execute(update(Message).where(Message.message_sid == sid).values(created_at=utcnow() - timedelta(minutes=5)))
-    assert store.claim(engine, sid=sid, channel="sms", stale_after=30)
-    assert not store.claim(engine, sid=sid, channel="sms", stale_after=30)
+def test_a_failed_attempt_leaves_nothing_and_a_retry_is_processed(client, monkeypatch) -> None:
+    assistant = client.app.state.assistant
+    msg = Inbound(sid=new_sid(), channel="sms", address="+529620000003", text="ASILO MX")
+    monkeypatch.setattr(store, "finish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+    assert assistant.handle(msg).bodies == [assistant.apology(msg)]
+    assert inbound_rows(client, msg.sid) == 0 and count(client, Contact) == 0
+    monkeypatch.undo()
+    assert "COMAR" in assistant.handle(msg).bodies[0]
+    assert inbound_rows(client, msg.sid) == 1
 
 
 def test_no_phone_number_is_stored_in_clear(client, database_url: str) -> None:
@@ -168,12 +168,22 @@ def test_message_sid_is_unique_in_the_schema(client) -> None:
             session.commit()
 
 
-def test_a_duplicate_of_a_message_still_in_progress_gets_no_second_reply(client) -> None:
+def test_a_duplicate_waits_for_the_first_delivery_and_gets_its_reply(client) -> None:
+    """Another worker holds the MessageSid in an open transaction; the duplicate waits, then answers alike."""
     engine = client.app.state.engine
-    client.app.state.settings.duplicate_wait_seconds = 0.2
     sid = new_sid()
-    assert store.claim(engine, sid=sid, channel="sms", stale_after=30)  # another worker is on it
-    assert store.stored_reply(engine, sid=sid, wait=0.1) is None
-    response = post_signed(client, form_of("sms_text", MessageSid=sid))
-    assert response.status_code == 200 and messages_of(client, response.text) == []
-    assert count(client, Message, Message.direction == "out") == 0
+    results: list = []
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        store.claim(conn, sid=sid, channel="sms")
+        worker = threading.Thread(target=lambda: results.append(
+            post_signed(client, form_of("sms_text", MessageSid=sid))))
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive(), "the duplicate must wait for the first delivery"
+        store.finish(conn, sid=sid, values={}, bodies=["the first reply"])
+        transaction.commit()
+    worker.join(timeout=20)
+    [response] = results
+    assert messages_of(client, response.text) == ["the first reply"]
+    assert inbound_rows(client, sid) == 1 and count(client, Message, Message.direction == "out") == 0

@@ -1,6 +1,7 @@
 """KnowledgeBase: answers, countries and service points, in memory, pure look-ups."""
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,9 @@ from app.keywords import normalize
 from app.knowledge.loader import RawContent
 from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
 
+# Topics whose answers start with the country's published emergency numbers, the kind named first.
+NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
+WORD = re.compile(r"[A-Z0-9]+")
 LANGUAGE_NAMES = {"es": "español", "en": "English", "fr": "français", "ht": "kreyòl", "pt": "português",
                   "nl": "Nederlands"}
 
@@ -34,9 +38,11 @@ class ServiceMatch:
 
 
 def short_url(url: str) -> str:
-    """'https://www.gob.mx/comar/' -> 'gob.mx/comar'."""
-    text = url.split("://", 1)[-1].rstrip("/")
-    return text[4:] if text.startswith("www.") else text
+    """Where to confirm, short enough for an SMS: 'https://www.gob.mx/comar/x/y' -> 'gob.mx/comar'."""
+    host, _, path = url.split("://", 1)[-1].partition("/")
+    host = host[4:] if host.startswith("www.") else host
+    first = path.split("/", 1)[0].split("?", 1)[0]
+    return f"{host}/{first}" if first and len(first) <= 16 and "." not in first and not first.isdigit() else host
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -69,10 +75,15 @@ class KnowledgeBase:
         self._keywords = {
             normalize(word): topic.id for topic in self.topics for words in topic.keywords.values() for word in words
         }
-        self._country_words: dict[str, str] = {}
+        self._codes = {code: code for code in self.countries}
+        self._place_words: dict[str, str] = {}
+        self._demonym_words: dict[str, str] = {}
         for code, country in self.countries.items():
-            for word in (code, *country.names.values(), *country.aliases, *country.demonyms):
-                self._country_words.setdefault(normalize(word), code)
+            for word in (*country.names.values(), *country.aliases):
+                self._place_words.setdefault(" ".join(WORD.findall(normalize(word))), code)
+            for word in country.demonyms:
+                self._demonym_words.setdefault(" ".join(WORD.findall(normalize(word))), code)
+        self._country_words = {**self._demonym_words, **self._place_words, **self._codes}
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
@@ -98,20 +109,20 @@ class KnowledgeBase:
         return self._country_words.get(normalize(text))
 
     def country_in_text(self, text: str) -> str | None:
-        """The first country named in a text, by whole words (up to three words long).
+        """The country named in a text, by whole words (up to three words long).
 
-        Two-letter words count only when they are the whole text ("MX"), since inside a sentence they are
-        mostly ordinary words ("pa" is "not" in Kreyol, "do" is English).
+        Names and aliases win over demonyms ("soy haitiano en mexico" is about Mexico). Two-letter codes
+        count only as the whole text ("MX"), since inside a sentence they are mostly ordinary words.
         """
-        words = normalize(text).split()
-        if len(words) == 1:
-            return self._country_words.get(words[0])
-        for size in (3, 2, 1):
-            for i in range(len(words) - size + 1):
-                phrase = " ".join(words[i : i + size])
-                code = self._country_words.get(phrase) if len(phrase) > 2 else None
-                if code:
-                    return code
+        words = WORD.findall(normalize(text))
+        if len(words) == 1 and words[0] in self._codes:
+            return self._codes[words[0]]
+        for table in (self._place_words, self._demonym_words):
+            for i in range(len(words)):  # the first country named, its longest spelling
+                for size in (3, 2, 1):
+                    code = table.get(" ".join(words[i : i + size])) if i + size <= len(words) else None
+                    if code:
+                        return code
         return None
 
     def entry(self, topic: str, country: str | None) -> tuple[AnswerEntry | None, AnswerEntry | None]:
@@ -131,6 +142,10 @@ class KnowledgeBase:
         if own is not None and own.regional == "append" and regional is not None and lang in regional.texts:
             whatsapp = f"{whatsapp}\n\n{regional.texts[lang].whatsapp}"  # type: ignore[index]
         texts = Texts(language, self.locales_dir)
+        if topic in NUMBER_TOPICS and country and own is None:  # country answers carry their own numbers
+            numbers = self.numbers_block(country, language, first=NUMBER_TOPICS[topic])
+            if numbers:
+                whatsapp, sms = f"{numbers}\n\n{whatsapp}", f"{numbers}\n{sms}"
         source = short_url(str(main.sources[0]))
         footer = texts.gettext("Reviewed {date} · {source}", date=main.last_reviewed.isoformat(), source=source)
         notes = []
@@ -151,6 +166,20 @@ class KnowledgeBase:
             result.append((label, item.number))
         return result
 
+    def numbers_block(self, country: str, language: str, *, first: str = "general") -> str:
+        """The published emergency numbers of a country as lines, the kind asked for first."""
+        items = [i for i in self.countries[country].emergency if i.status == "published"] \
+            if country in self.countries else []
+        if not items:
+            return ""
+        items.sort(key=lambda i: i.service != first)
+        texts = Texts(language, self.locales_dir)
+        lines = [texts.gettext("*Emergency numbers in {country}:*", country=self.country_name(country, language))]
+        for item in items:
+            label = item.label.get(language) or item.label.get("en") or item.service  # type: ignore[call-overload]
+            lines.append(f"{label}: {item.number}")
+        return "\n".join(lines)
+
     def nearest(self, location: tuple[float, float], *, limit: int = 3) -> list[ServiceMatch]:
         """The published service points nearest to a location, with their distance."""
         placed = [
@@ -164,3 +193,14 @@ class KnowledgeBase:
         """The published service points of a city, by name without accents or case."""
         wanted = normalize(city)
         return [s for s in self.services if s.point.city and normalize(s.point.city) == wanted]
+
+    def city_in_text(self, text: str) -> str | None:
+        """A city with service points named in a text ('servicios en tapachula' -> 'Tapachula')."""
+        words = normalize(text).split()
+        cities = {normalize(s.point.city): s.point.city for s in self.services if s.point.city}
+        for size in (3, 2, 1):
+            for i in range(len(words) - size + 1):
+                city = cities.get(" ".join(words[i : i + size]))
+                if city:
+                    return city
+        return None

@@ -1,18 +1,198 @@
-"""Checks beyond the schema: references between files, required languages and lengths."""
+"""Checks beyond the schema: references, required languages, SMS length, phones, places, ids, freshness."""
 
-from app.knowledge.loader import Problem, RawContent, line_of
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import phonenumbers
+
+from app.i18n import Texts
+from app.knowledge.loader import Document, Problem, RawContent, line_of
+from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country
+from app.render import sms_info, to_gsm7
+
+STALE_DAYS = 180
+SMS_SEGMENTS = 3
+# Latitude and longitude boxes of each country (with a small margin), to catch swapped or mistyped coordinates.
+BOXES = {
+    "BZ": (15.7, 18.6, -89.4, -87.3), "CR": (5.4, 11.3, -87.2, -82.5), "SV": (13.0, 14.5, -90.2, -87.6),
+    "GT": (13.6, 17.9, -92.3, -88.1), "GD": (11.9, 12.6, -61.9, -61.3), "HT": (17.9, 20.2, -74.6, -71.6),
+    "HN": (12.9, 17.5, -89.4, -83.1), "MX": (14.4, 32.8, -118.5, -86.6), "PA": (7.1, 9.7, -83.1, -77.1),
+    "SR": (1.8, 6.1, -58.1, -53.9), "DO": (17.4, 20.0, -72.1, -68.3),
+}  # fmt: skip
 
 
-def check(raw: RawContent) -> list[Problem]:
+def required_languages(country: str | None, topic: str) -> set[str]:
+    """Languages an answer must have: es and en; fr and ht for Haiti and key regional topics; nl for Suriname."""
+    needed = {"es", "en"}
+    if country == "HT" or (country is None and topic in ("risks", "trafficking", "emergency")):
+        needed |= {"fr", "ht"}
+    if country == "SR":
+        needed.add("nl")
+    return needed
+
+
+def footer_length_sample(language: str, locales_dir: Path | None, source: str) -> str:
+    texts = Texts(language, locales_dir or Path("/nonexistent"))
+    return texts.gettext("Reviewed {date} · {source}", date="2026-01-01", source=source)
+
+
+def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | None = None) -> list[Problem]:
     """Every problem of the content, errors and warnings, in file order."""
+    from app.knowledge.base import short_url
+
+    today = today or date.today()
     problems = list(raw.problems)
-    topic_ids = {t.id for t in raw.topics.model.topics} if raw.topics else set()
+    add = problems.append
+    topic_ids: set[str] = set()
+    if raw.topics:
+        doc = raw.topics
+        seen: dict[tuple[str, str], str] = {}
+        for i, topic in enumerate(doc.model.topics):
+            if topic.id in topic_ids:
+                add(Problem(doc.path, line_of(doc.node, ("topics", i, "id")), f"duplicate topic id {topic.id!r}",
+                            "give each topic its own id"))
+            topic_ids.add(topic.id)
+            for language in ("es", "en"):
+                if language not in topic.names:
+                    add(Problem(doc.path, line_of(doc.node, ("topics", i, "names")),
+                                f"topic {topic.id!r} has no name in {language!r}", f"add names.{language}"))
+            for language, words in topic.keywords.items():
+                for word in words:
+                    other = seen.setdefault((language, word.upper()), topic.id)
+                    if other != topic.id:
+                        add(Problem(doc.path, line_of(doc.node, ("topics", i, "keywords", language)),
+                                    f"keyword {word!r} ({language}) is used by {other!r} and {topic.id!r}",
+                                    "keep each keyword for one topic"))
+        for missing in sorted(set(TOPIC_IDS) - topic_ids):
+            add(Problem(doc.path, 1, f"topic {missing!r} is missing", "add it: every topic id is required"))
+
+    for key, doc in raw.countries.items():
+        _check_country(key, doc, add)
+    for code in COUNTRY_CODES:
+        if code not in raw.countries and code not in raw.broken:
+            add(Problem(f"content/countries/{code}.yaml", 1, f"country {code} is missing", "add its file"))
+
     for key, doc in raw.answers.items():
-        if key != "regional" and key not in raw.countries:
-            problems.append(Problem(doc.path, 1, f"unknown country {key!r}",
-                                    "name the file after a country of content/countries/"))
+        country = None if key == "regional" else key
+        if country is not None and country not in raw.countries and country not in raw.broken:
+            add(Problem(doc.path, 1, f"unknown country {key!r}", "name the file after a country of content/countries/"))
+        published = Counter(e.topic for e in doc.model.answers if e.status == "published")
         for i, entry in enumerate(doc.model.answers):
+            at = ("answers", i)
             if entry.topic not in topic_ids:
-                problems.append(Problem(doc.path, line_of(doc.node, ("answers", i, "topic")),
-                                        f"unknown topic {entry.topic!r}", "use a topic id of content/topics.yaml"))
+                add(Problem(doc.path, line_of(doc.node, (*at, "topic")), f"unknown topic {entry.topic!r}",
+                            "use a topic id of content/topics.yaml"))
+            if entry.status == "published" and published[entry.topic] > 1:
+                add(Problem(doc.path, line_of(doc.node, (*at, "topic")),
+                            f"more than one published answer for {entry.topic!r}",
+                            "keep one published entry per topic; mark the others draft"))
+                published[entry.topic] = -1  # report once
+            if country is None and entry.regional != "replace":
+                add(Problem(doc.path, line_of(doc.node, (*at, "regional")), "regional answers cannot append",
+                            "remove the `regional` key"))
+            _check_answer(doc, at, entry, country, add, locales_dir, short_url(str(entry.sources[0])), today)
+
+    ids = Counter(p.id for doc in raw.services.values() for p in doc.model.services)
+    for key, doc in raw.services.items():
+        for i, point in enumerate(doc.model.services):
+            at = ("services", i)
+            if ids[point.id] > 1:
+                add(Problem(doc.path, line_of(doc.node, (*at, "id")), f"duplicate service id {point.id!r}",
+                            "give each service point its own id"))
+            for j, phone in enumerate(point.phones):
+                if not _valid_phone(phone, key):
+                    add(Problem(doc.path, line_of(doc.node, (*at, "phones", j)), f"malformed phone number {phone!r}",
+                                "write it in international form, e.g. +50688887777"))
+            if point.whatsapp and not _valid_phone(point.whatsapp, key):
+                add(Problem(doc.path, line_of(doc.node, (*at, "whatsapp")), f"malformed WhatsApp number "
+                            f"{point.whatsapp!r}", "write it in international form, e.g. +50688887777"))
+            if point.coordinates and key in BOXES:
+                lat, lon = point.coordinates
+                south, north, west, east = BOXES[key]
+                if not (south <= lat <= north and west <= lon <= east):
+                    add(Problem(doc.path, line_of(doc.node, (*at, "coordinates")),
+                                f"coordinates {lat}, {lon} are outside {key}",
+                                "check the order [latitude, longitude] and the signs"))
+            for topic in point.services:
+                if topic not in topic_ids:
+                    add(Problem(doc.path, line_of(doc.node, (*at, "services")), f"unknown topic {topic!r}",
+                                "use topic ids of content/topics.yaml"))
+    if raw.topics and not any(p for p in problems if not p.warning):
+        problems += _coverage_problems(raw, today)
+    return sorted(problems, key=lambda p: (p.file, p.line))
+
+
+def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
+    """Every required country × topic × language cell must be answered in its own language."""
+    from app.knowledge.report import coverage, gaps
+
+    problems = []
+    for cell in gaps(coverage(raw, today=today)):
+        key = cell.country if cell.origin == "country" else "regional"
+        doc = raw.answers.get(key)
+        path = doc.path if doc else f"content/answers/{key}.yaml"
+        line = 1
+        if doc:
+            index = next((i for i, e in enumerate(doc.model.answers) if e.topic == cell.topic
+                          and e.status == "published"), None)
+            line = line_of(doc.node, ("answers", index, "texts")) if index is not None else 1
+        problems.append(Problem(path, line, f"{cell.country} × {cell.topic} has no published answer in "
+                                f"{cell.language!r} ({cell.status})", f"add texts.{cell.language} here, or write "
+                                f"a {cell.country} answer for {cell.topic}"))
     return problems
+
+
+def _check_country(key: str, doc: Document, add) -> None:  # type: ignore[no-untyped-def]
+    country: Country = doc.model
+    if country.code != key:
+        add(Problem(doc.path, line_of(doc.node, ("code",)), f"code {country.code} does not match the file name",
+                    f"rename the file to {country.code}.yaml or fix the code"))
+    if key not in COUNTRY_CODES:
+        add(Problem(doc.path, 1, f"{key} is not a country of the programme", "use one of " + ", ".join(COUNTRY_CODES)))
+    for language in ("es", "en"):
+        if language not in country.names:
+            add(Problem(doc.path, line_of(doc.node, ("names",)), f"no name in {language!r}", f"add names.{language}"))
+    for i, item in enumerate(country.emergency):
+        digits = item.number.replace(" ", "").replace("-", "")
+        if not digits.isdigit() or not 2 <= len(digits) <= 12:
+            add(Problem(doc.path, line_of(doc.node, ("emergency", i, "number")), f"malformed number {item.number!r}",
+                        "write only digits, spaces or dashes, as people dial it in the country"))
+        elif len(digits) > 6 and not _valid_phone(item.number, key) and not digits.startswith("800"):
+            add(Problem(doc.path, line_of(doc.node, ("emergency", i, "number")), f"{item.number!r} is not a valid "
+                        f"number in {key}", "check the digits against the official source"))
+
+
+def _check_answer(doc: Document, at: tuple, entry: AnswerEntry, country: str | None, add,  # type: ignore[no-untyped-def]
+                  locales_dir: Path | None, source: str, today: date) -> None:
+    if entry.status == "published":
+        for language in sorted(required_languages(country, entry.topic) - set(entry.texts)):
+            add(Problem(doc.path, line_of(doc.node, (*at, "texts")),
+                        f"{entry.topic}: missing required language {language!r}", f"add texts.{language}"))
+        age = (today - entry.last_reviewed).days
+        if age > STALE_DAYS:
+            add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")),
+                        f"{entry.topic}: not reviewed for {age} days", "check it against the sources and update "
+                        "last_reviewed", warning=True))
+    if entry.last_reviewed > today:
+        add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
+                    "use the date of the review"))
+    for i, url in enumerate(entry.sources):
+        if url.scheme != "https":
+            add(Problem(doc.path, line_of(doc.node, (*at, "sources", i)), f"source {url} is not https",
+                        "use the https:// address of the official page"))
+    for language, text in entry.texts.items():
+        sms = to_gsm7(text.sms + "\n" + footer_length_sample(language, locales_dir, source))
+        info = sms_info(sms)
+        if info.segments > SMS_SEGMENTS:
+            add(Problem(doc.path, line_of(doc.node, (*at, "texts", language, "sms")),
+                        f"{entry.topic}/{language}: SMS is {info.segments} segments with the review line "
+                        f"({info.units} characters)", f"shorten it to fit {SMS_SEGMENTS} segments (about 400 characters)"))
+
+
+def _valid_phone(number: str, region: str) -> bool:
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(parsed)

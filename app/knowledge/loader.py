@@ -49,6 +49,7 @@ class RawContent:
     services: dict[str, Document] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     version: str = ""
+    broken: set[str] = field(default_factory=set)  # country codes whose country file failed to parse
 
 
 def line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
@@ -127,6 +128,8 @@ def load_content(root: Path) -> RawContent:
         doc = _parse(path, root, Country, raw)
         if doc:
             raw.countries[path.stem] = doc
+        else:
+            raw.broken.add(path.stem)
     for path in sorted((root / "answers").glob("*.yaml")):
         doc = _parse(path, root, AnswersFile, raw)
         if doc:

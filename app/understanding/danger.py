@@ -1,0 +1,42 @@
+"""Danger first: words that mean someone is in danger now, in the six languages, typed as people type."""
+
+import re
+import unicodedata
+
+# Stems, matched on accent-free lower-case text at word starts.
+DANGER_STEMS = (
+    # es / pt
+    "secuestr", "sequestr", "me tienen encerrad", "nos tienen encerrad", "encerrad", "perdid en la selva",
+    "perdidos en la selva", "perdido en la selva", "perdidos en el monte", "me quieren matar", "nos quieren matar",
+    "me estan golpeando", "me pegan", "me violaron", "violacion", "violaram", "estupro", "nos asaltaron",
+    "me asaltaron", "me amenazan", "amenazas de muerte", "me obligan a trabajar", "nos obligan a trabajar",
+    "trabajo forzado", "auxilio", "socorro", "estamos perdidos", "estou perdido", "estamos perdidos na selva",
+    "nao me deixam sair", "no me dejan salir", "no nos dejan salir", "disparos", "balacera", "me robaron",
+    # en
+    "kidnap", "abduct", "lost in the jungle", "we are lost", "were lost", "im lost", "i am lost", "held hostage",
+    "they wont let me leave", "they won't let me leave", "forced to work", "forcing me", "rape", "raped",
+    "beating me", "they beat", "going to kill", "want to kill", "shooting", "robbed", "in danger",
+    # fr
+    "enleve", "kidnappe", "sequestre", "perdu dans la jungle", "perdus dans la foret", "on est perdus",
+    "ils veulent me tuer", "viol", "on m'oblige a travailler", "ils me frappent", "en danger", "au secours",
+    # ht
+    "kidnape", "yo kidnape", "mwen an danje", "nou an danje", "an danje", "pedi nan rak bwa", "pedi nan forè",
+    "pedi nan fore", "nou pedi", "m pedi", "yo vle touye", "yo bat mwen", "yo kenbe m", "yo fose m travay",
+    "vyole", "anmwe", "sekou",
+    # nl
+    "ontvoerd", "gekidnapt", "verdwaald in het bos", "we zijn verdwaald", "ze willen me vermoorden",
+    "verkracht", "gedwongen te werken", "in gevaar", "help mij", "ze slaan me",
+)
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+_PATTERN = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(_plain(s)) for s in DANGER_STEMS) + ")")
+
+
+def in_danger(text: str) -> bool:
+    """True when a message says someone is in danger now."""
+    return bool(_PATTERN.search(_plain(text).replace("’", "'")))

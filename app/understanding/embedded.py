@@ -1,0 +1,165 @@
+"""The embedded engine: learns from bot/data at start-up (scikit-learn, no TensorFlow), answers in-process."""
+
+import logging
+import math
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from app.messages import Understanding
+from app.understanding.training import TOPICS, Example, read_folder
+
+log = logging.getLogger("migrantinfo")
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: people rarely type them."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class SparseLinear:
+    """Inference of fitted TF-IDF vectorizers and a linear model, without sklearn's per-call overhead.
+
+    sklearn spends ~1 ms validating a single sample; the arithmetic itself is a few dozen multiply-adds.
+    This computes exactly what the vectorizers (sublinear tf, idf, l2 norm) and decision_function would.
+    """
+
+    def __init__(self, vectorizers: list[TfidfVectorizer], coef: np.ndarray, intercept: np.ndarray,
+                 classes: list[str]) -> None:
+        self.parts = []
+        offset = 0
+        for vectorizer in vectorizers:
+            vocabulary = vectorizer.vocabulary_
+            self.parts.append((vectorizer.build_analyzer(), vocabulary, vectorizer.idf_, offset))
+            offset += len(vocabulary)
+        self.coef_t = np.ascontiguousarray(coef.T)  # features x classes
+        self.intercept = intercept
+        self.classes = classes
+
+    def scores(self, text: str) -> np.ndarray:
+        indices: list[int] = []
+        weights: list[float] = []
+        for analyze, vocabulary, idf, offset in self.parts:
+            counts: dict[int, int] = {}
+            for gram in analyze(text):
+                index = vocabulary.get(gram)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            values = [(1.0 + math.log(n)) * idf[i] for i, n in counts.items()]
+            norm = math.sqrt(sum(v * v for v in values))
+            indices += [offset + i for i in counts]
+            weights += [v / norm for v in values]
+        if not indices:
+            return self.intercept.copy()
+        return np.asarray(weights) @ self.coef_t[indices] + self.intercept
+
+
+def softmax(values: np.ndarray, *, sharpness: float) -> np.ndarray:
+    exp = np.exp((values - values.max()) * sharpness)
+    return exp / exp.sum()
+
+
+class LanguageDetector:
+    """Character n-grams over the training examples and the knowledge base texts, a linear model."""
+
+    def __init__(self, samples: Iterable[tuple[str, str]]) -> None:
+        texts, labels = [], []
+        for text, language in samples:
+            for variant in {text.lower(), plain(text)}:  # with and without accents
+                texts.append(variant)
+                labels.append(language)
+        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
+        model = LinearSVC(C=0.5).fit(vectorizer.fit_transform(texts), labels)
+        self.languages = [str(c) for c in model.classes_]
+        self._fast = SparseLinear([vectorizer], model.coef_, model.intercept_, self.languages)
+
+    def detect(self, text: str) -> tuple[str, float]:
+        """The most likely language of a text and a confidence between 0 and 1."""
+        probabilities = softmax(self._fast.scores(text.lower()), sharpness=4.0)
+        best = int(probabilities.argmax())
+        return self.languages[best], float(probabilities[best])
+
+
+class IntentClassifier:
+    """A linear SVM over word and character n-grams of accent-free text."""
+
+    def __init__(self, examples: Iterable[tuple[str, str]]) -> None:
+        texts, labels = zip(*((plain(t), i) for t, i in examples), strict=True)
+        words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+        features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+        model = LinearSVC(C=0.5).fit(features, list(labels))
+        self.intents = [str(c) for c in model.classes_]
+        self._fast = SparseLinear([words, chars], model.coef_, model.intercept_, self.intents)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        """The intent and a confidence between 0 and 1 (a softmax of the SVM margins)."""
+        probabilities = softmax(self._fast.scores(plain(text)), sharpness=5.0)
+        best = int(probabilities.argmax())
+        return self.intents[best], float(probabilities[best])
+
+
+class EmbeddedEngine:
+    """Understands free text in-process; trained from bot/data/nlu at start-up."""
+
+    name = "embedded"
+
+    def __init__(self, examples: list[Example], *, extra_language_samples: Iterable[tuple[str, str]] = (),
+                 extra_intent_samples: Iterable[tuple[str, str]] = (), country_finder=None,  # type: ignore[no-untyped-def]
+                 threshold: float = 0.3, language_threshold: float = 0.6) -> None:
+        started = perf_counter()
+        self.intents = IntentClassifier([(e.text, e.intent) for e in examples] + list(extra_intent_samples))
+        self.languages = LanguageDetector([(e.text, e.language) for e in examples] + list(extra_language_samples))
+        self.country_finder = country_finder
+        self.threshold = threshold
+        self.language_threshold = language_threshold
+        self.trained_in = perf_counter() - started
+        self.examples = len(examples)
+        log.info("embedded engine trained on %d examples in %.1fs", len(examples), self.trained_in)
+
+    @classmethod
+    def from_folder(cls, folder: Path, **kwargs) -> "EmbeddedEngine":  # type: ignore[no-untyped-def]
+        return cls(read_folder(folder), **kwargs)
+
+    @classmethod
+    def from_models(cls, intents: IntentClassifier, languages: LanguageDetector, *, examples: int,
+                    country_finder=None, threshold: float = 0.3,  # type: ignore[no-untyped-def]
+                    language_threshold: float = 0.6) -> "EmbeddedEngine":
+        """An engine around models already trained (they are shared, read-only)."""
+        engine = cls.__new__(cls)
+        engine.intents, engine.languages, engine.country_finder = intents, languages, country_finder
+        engine.threshold, engine.language_threshold, engine.trained_in = threshold, language_threshold, 0.0
+        engine.examples = examples
+        return engine
+
+    def detect_language(self, text: str, *, current: str) -> str:
+        """The language of a message; short or unclear messages keep the current language."""
+        if len(plain(text).split()) < 2 and len(text) < 12:
+            return current
+        language, probability = self.languages.detect(text)
+        return language if probability >= self.language_threshold else current
+
+    def understand(self, text: str, *, sender: str = "", channel: str = "web", language: str = "es",
+                   country: str | None = None) -> Understanding:
+        intent, confidence = self.intents.classify(text)
+        found = self.country_finder(text) if self.country_finder else None
+        if confidence < self.threshold:
+            intent = "out_of_scope"
+        return Understanding(
+            intent=intent,
+            language=self.detect_language(text, current=language),
+            topic=intent if intent in TOPICS else None,
+            country=found or country,
+            confidence=round(confidence, 4),
+            engine=self.name,
+            answered=intent != "out_of_scope",
+        )

@@ -1,0 +1,113 @@
+"""Measure engines on the held-out file: intent accuracy, macro-F1, per language, country, language, latency."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from time import perf_counter
+
+from app.understanding.training import TOPICS, Example
+
+
+@dataclass
+class Report:
+    engine: str
+    total: int = 0
+    correct: int = 0
+    topic_total: int = 0
+    topic_correct: int = 0
+    by_language: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    country_total: int = 0
+    country_correct: int = 0
+    language_correct: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (expected, predicted)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    unavailable: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    @property
+    def topic_accuracy(self) -> float:
+        return self.topic_correct / self.topic_total if self.topic_total else 0.0
+
+    def language_accuracy(self, language: str) -> float:
+        right, seen = self.by_language[language]
+        return right / seen if seen else 0.0
+
+    @property
+    def macro_f1(self) -> float:
+        labels = {e for e, _ in self.pairs}
+        scores = []
+        for label in labels:
+            tp = sum(1 for e, p in self.pairs if e == label and p == label)
+            fp = sum(1 for e, p in self.pairs if e != label and p == label)
+            fn = sum(1 for e, p in self.pairs if e == label and p != label)
+            precision = tp / (tp + fp) if tp + fp else 0.0
+            recall = tp / (tp + fn) if tp + fn else 0.0
+            scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        return sum(scores) / len(scores) if scores else 0.0
+
+    @property
+    def country_accuracy(self) -> float:
+        return self.country_correct / self.country_total if self.country_total else 0.0
+
+    @property
+    def detection_accuracy(self) -> float:
+        return self.language_correct / self.total if self.total else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def evaluate(name: str, examples: list[Example], understand, country_of) -> Report:  # type: ignore[no-untyped-def]
+    """Run every held-out example through `understand(text) -> Understanding | None`."""
+    report = Report(name)
+    for example in examples:
+        expected_country = next((country_of(v) for k, v in example.entities if k == "country"), None)
+        started = perf_counter()
+        found = understand(example.text)
+        report.latencies_ms.append((perf_counter() - started) * 1000)
+        report.total += 1
+        if found is None:
+            report.unavailable += 1
+            report.pairs.append((example.intent, "unavailable"))
+            report.by_language[example.language][1] += 1
+            continue
+        ok = found.intent == example.intent
+        report.correct += ok
+        report.pairs.append((example.intent, found.intent))
+        report.by_language[example.language][0] += ok
+        report.by_language[example.language][1] += 1
+        if example.intent in TOPICS:
+            report.topic_total += 1
+            report.topic_correct += ok
+        if expected_country:
+            report.country_total += 1
+            report.country_correct += found.country == expected_country
+        report.language_correct += found.language == example.language
+        if not ok:
+            report.failures.append((example.language, example.text, f"{example.intent} -> {found.intent}"))
+    return report
+
+
+def table(reports: list[Report], languages: tuple[str, ...]) -> str:
+    """The figures of each engine side by side."""
+    rows = [("intent accuracy", lambda r: f"{r.accuracy:.1%}"),
+            ("topic accuracy", lambda r: f"{r.topic_accuracy:.1%}"),
+            ("macro-F1", lambda r: f"{r.macro_f1:.3f}")]
+    rows += [(f"accuracy {lang}", lambda r, lang=lang: f"{r.language_accuracy(lang):.1%}") for lang in languages]
+    rows += [("country accuracy", lambda r: f"{r.country_accuracy:.1%}"),
+             ("language detection", lambda r: f"{r.detection_accuracy:.1%}"),
+             ("latency p50", lambda r: f"{r.percentile(50):.2f} ms"),
+             ("latency p99", lambda r: f"{r.percentile(99):.2f} ms"),
+             ("unavailable", lambda r: str(r.unavailable)),
+             ("examples", lambda r: str(r.total))]
+    width = 22
+    lines = [f"{'':{width}}" + "".join(f"{r.engine:>14}" for r in reports)]
+    for label, value in rows:
+        lines.append(f"{label:{width}}" + "".join(f"{value(r):>14}" for r in reports))
+    return "\n".join(lines)

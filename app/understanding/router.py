@@ -1,0 +1,88 @@
+"""The engine chosen by the settings, with the embedded engine behind it: no message goes unanswered."""
+
+import hashlib
+import logging
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from app.config import Settings
+from app.knowledge.live import LiveKnowledge
+from app.messages import Understanding
+from app.understanding.embedded import EmbeddedEngine, IntentClassifier, LanguageDetector
+from app.understanding.rasa import RasaEngine
+from app.understanding.training import read_folder
+
+log = logging.getLogger("migrantinfo")
+
+
+class Understander:
+    """Asks the primary engine; when it fails, the embedded engine answers and the fallback is counted."""
+
+    def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None) -> None:
+        self.embedded = embedded
+        self.primary = primary
+        self.fallbacks = 0
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.primary.name if self.primary else self.embedded.name
+
+    def understand(self, text: str, *, sender: str, channel: str, language: str,
+                   country: str | None) -> Understanding:
+        detected = self.embedded.detect_language(text, current=language)
+        if self.primary is not None:
+            found = self.primary.understand(text, sender=sender, channel=channel, language=detected,
+                                            country=country)
+            if found is not None:
+                found.language = detected
+                if found.country is None:
+                    found.country = self.embedded.country_finder(text) if self.embedded.country_finder else None
+                return found
+            with self._lock:
+                self.fallbacks += 1
+            log.warning("fallback to the embedded engine (%d so far) sender=%s", self.fallbacks, sender[:12])
+        return self.embedded.understand(text, sender=sender, channel=channel, language=detected, country=country)
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.yml")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _trained(nlu_dir: Path, content_dir: Path, fingerprint: str) -> tuple[IntentClassifier, LanguageDetector, int]:
+    """Train once per process and per training data: many apps in one process (tests) share the models."""
+    from app.knowledge.loader import load_content
+
+    examples = read_folder(nlu_dir)
+    raw = load_content(content_dir)
+    language_samples = [(e.text, e.language) for e in examples]
+    intent_samples = [(e.text, e.intent) for e in examples]
+    if raw.topics:
+        for topic in raw.topics.model.topics:
+            for language, name in topic.names.items():
+                language_samples.append((name, language))
+                intent_samples.append((name, topic.id))
+    for doc in raw.answers.values():
+        for entry in doc.model.answers:
+            for language, text in entry.texts.items():
+                for line in text.whatsapp.splitlines():
+                    if len(line.split()) >= 3:
+                        language_samples.append((line.strip("*-• "), language))
+    return IntentClassifier(intent_samples), LanguageDetector(language_samples), len(examples)
+
+
+def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understander:
+    """The embedded engine, trained from bot/data/nlu, and Rasa in front of it when ENGINE=rasa."""
+    nlu_dir = settings.bot_dir / "data" / "nlu"
+    intents, languages, count = _trained(nlu_dir, settings.content_dir, _fingerprint(nlu_dir))
+    embedded = EmbeddedEngine.from_models(intents, languages, examples=count,
+                                          country_finder=lambda text: knowledge.get().country_in_text(text),
+                                          threshold=settings.understanding_threshold)
+    primary = RasaEngine(settings.rasa_url, timeout=settings.rasa_timeout_seconds) if settings.engine == "rasa" \
+        else None
+    return Understander(embedded, primary)
