@@ -3,12 +3,12 @@
 import uuid
 from typing import Literal
 
-import anyio
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from app.deps import AssistantDep, SettingsDep, require_token
 from app.messages import Inbound
+from app.webhooks import answer
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -42,10 +42,7 @@ async def post_message(body: MessageIn, settings: SettingsDep, assistant: Assist
     """Same path as the webhook after the channel layer; a bearer token is needed when API_TOKEN is set."""
     address = f"whatsapp:{body.sender}" if body.channel == "whatsapp" else body.sender
     msg = Inbound(sid=f"API{uuid.uuid4().hex}", channel=body.channel, address=address, text=body.text.strip())
-    with anyio.move_on_after(settings.reply_budget_seconds) as scope:
-        outcome = await anyio.to_thread.run_sync(assistant.handle, msg, abandon_on_cancel=True)
-    if scope.cancelled_caught:
-        return MessageOut(replies=[ReplyOut(text=assistant.apology(msg))], understanding=None)
+    outcome = await answer(assistant, msg, budget=settings.reply_budget_seconds)
     u = outcome.understanding
     return MessageOut(
         replies=[ReplyOut(text=b) for b in outcome.bodies],

@@ -1,9 +1,9 @@
 """The Twilio channel layer: signature, form parsing into a neutral message, TwiML out, statuses."""
 
 from collections.abc import Mapping
+from xml.sax.saxutils import escape
 
 from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from app.messages import Inbound
 
@@ -93,10 +93,8 @@ def parse_status(form: Mapping[str, str]) -> tuple[str, str, int | None]:
 
 
 def twiml(bodies: list[str]) -> str:
-    """TwiML that sends each body as one message; no bodies means no reply."""
+    """TwiML that sends each body as one message; no bodies means no reply (the XML MessagingResponse makes)."""
     if not bodies:
         return EMPTY_TWIML
-    response = MessagingResponse()
-    for body in bodies:
-        response.message(body)
-    return str(response)
+    messages = "".join(f"<Message>{escape(body)}</Message>" for body in bodies)
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{messages}</Response>'

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     whatsapp_max_chars: int = Field(1600, ge=100, le=1600)
 
     reply_budget_seconds: float = 10.0
+    handle_inline: bool = True
     duplicate_wait_seconds: float = 8.0
     stale_claim_seconds: float = 30.0
 

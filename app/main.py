@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from app import admin, api, health, webhooks
@@ -33,7 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.knowledge = knowledge
-        app.state.assistant = Assistant(settings, engine, knowledge)
+        app.state.assistant = assistant = Assistant(settings, engine, knowledge)
+        if engine.dialect.name == "sqlite":  # one writer: hand messages to one thread at a time, in order
+            assistant.limiter = anyio.CapacityLimiter(1)
+            # With the embedded engine nothing leaves the process: a message costs ~1.5 ms of CPU, so it is
+            # handled on the event loop, without thread hand-offs (SQLite's busy timeout still bounds waits).
+            assistant.inline = settings.handle_inline and settings.engine == "embedded"
         yield
         knowledge.stop()
         engine.dispose()

@@ -24,6 +24,8 @@ class Contact(SQLModel, table=True):
     opted_out: bool = False
     opted_out_at: datetime | None = None
     silenced_until: datetime | None = None
+    window_started_at: datetime | None = None  # the flood guard counts replies per window on the contact itself
+    window_replies: int = 0
     state: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from time import perf_counter
 
+import anyio
 from sqlalchemy.engine import Connection, Engine
 
 from app import keywords, store
@@ -44,6 +45,8 @@ class Assistant:
         self.knowledge = knowledge
         # SQLite has one writer at a time: queue them here, in order, instead of in SQLite's busy back-off.
         self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        self.limiter: anyio.CapacityLimiter | None = None  # set by the web app (it needs the event loop)
+        self.inline = False  # handle on the event loop: set by the web app when all the work is local
         self.understander = build_understander(settings, knowledge)
         self.dialogue = Dialogue(knowledge.get, self.understander, locales_dir=settings.locales_dir)
 
@@ -53,11 +56,12 @@ class Assistant:
     def handle(self, msg: Inbound) -> Outcome:
         """Answer a message once, however often it is delivered; never raise."""
         started = perf_counter()
-        sender = self.sender_id(msg.address)[:12]
+        address_hash = self.sender_id(msg.address)
+        sender = address_hash[:12]
         try:
             with self._writer, self.engine.begin() as conn:
                 store.claim(conn, sid=msg.sid, channel=msg.channel)
-                outcome = self._process(conn, msg, started)
+                outcome = self._process(conn, msg, address_hash, started)
         except store.Duplicate:
             bodies = store.stored_reply(self.engine, sid=msg.sid, wait=self.settings.duplicate_wait_seconds)
             log.info("duplicate delivery sid=%s sender=%s", msg.sid, sender)
@@ -76,11 +80,11 @@ class Assistant:
         texts = Texts(language, self.settings.locales_dir)
         return texts.gettext("Sorry, something went wrong on our side. Please try again, or write MENU.")
 
-    def _process(self, conn: Connection, msg: Inbound, started: float) -> Outcome:
-        language, country = defaults_for(msg.address, default_language=self.settings.default_language)
-        contact = store.contact_for(conn, address_hash=self.sender_id(msg.address), channel=msg.channel,
-                                    language=language, country=country)
-        convo = Conversation(language=contact.language or language, country=contact.country,
+    def _process(self, conn: Connection, msg: Inbound, address_hash: str, started: float) -> Outcome:
+        contact = store.contact_for(conn, address_hash=address_hash, channel=msg.channel,
+                                    defaults=lambda: defaults_for(msg.address,
+                                                                  default_language=self.settings.default_language))
+        convo = Conversation(language=contact.language or self.settings.default_language, country=contact.country,
                              state=contact.state, first_contact=contact.last_inbound_at is None,
                              sender=contact.address_hash)
         contact.last_inbound_at = utcnow()
@@ -124,10 +128,10 @@ class Assistant:
         if contact.silenced_until and contact.silenced_until > now:
             reply.understanding.intent, reply.silent = "flood", True
             return reply
-        if store.replies_in_window(
-            conn, contact_id=contact.id, seconds=self.settings.flood_window_seconds
-        ) >= self.settings.flood_max_replies:
+        if store.count_reply(contact, now=now, window_seconds=self.settings.flood_window_seconds) \
+                > self.settings.flood_max_replies:
             contact.silenced_until = now + timedelta(seconds=self.settings.flood_silence_seconds)
+            contact.window_started_at, contact.window_replies = None, 0
             log.warning("flood: silencing sender=%s for %ss", contact.address_hash[:12],
                         self.settings.flood_silence_seconds)
             reply.understanding.intent, reply.silent = "flood", True

@@ -76,7 +76,7 @@ def _nearest(char: str) -> str:
 
 def to_gsm7(text: str) -> str:
     """Replace characters outside GSM-7 with their nearest GSM-7 form."""
-    converted = "".join(_nearest(char) for char in text)
+    converted = text if _GSM7.issuperset(text) else "".join(_nearest(char) for char in text)
     # Dropped emoji leave double, leading and trailing spaces; every septet counts, so tidy them all.
     return _EDGE_SPACES.sub("", _SPACE_RUNS.sub(" ", converted))
 
@@ -96,7 +96,7 @@ def _segment_count(sizes: list[int], encoding: str) -> int:
 
 def sms_info(text: str) -> SmsInfo:
     """Return how `text` would be encoded and billed as it stands (no conversion)."""
-    if all(char in _GSM7 for char in text):
+    if _GSM7.issuperset(text):
         encoding, sizes = "GSM-7", [2 if char in GSM7_EXTENSION else 1 for char in text]
     else:
         encoding, sizes = "UCS-2", [len(char.encode("utf-16-le")) // 2 for char in text]
@@ -140,13 +140,19 @@ def split_sms(text: str, *, max_segments: int, more_hint: str) -> list[str]:
     if sms_info(text).segments <= max_segments:
         return [text]
 
+    encoding = sms_info(text + suffix).encoding
+    size = (lambda c: 2 if c in GSM7_EXTENSION else 1) if encoding == "GSM-7" \
+        else (lambda c: len(c.encode("utf-16-le")) // 2)
+    suffix_sizes = [size(c) for c in suffix]
+
     def longest(rest: str) -> int:
-        if sms_info(rest).segments <= max_segments:
+        sizes = [size(c) for c in rest]  # once per page, then only packing in the search
+        if _segment_count(sizes, encoding) <= max_segments:
             return len(rest)
         low, high = 0, len(rest)  # binary search: the longest prefix that still fits with the hint
         while low < high:
             middle = (low + high + 1) // 2
-            if sms_info(rest[:middle] + suffix).segments <= max_segments:
+            if _segment_count(sizes[:middle] + suffix_sizes, encoding) <= max_segments:
                 low = middle
             else:
                 high = middle - 1

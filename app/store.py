@@ -5,10 +5,11 @@ Statements are SQLAlchemy Core on one connection, so a message costs one short t
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +23,26 @@ STATUSES = DeliveryStatus.__table__  # type: ignore[attr-defined]
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3,
                "received": 3, "delivered": 4, "read": 5, "partially_delivered": 4, "undelivered": 6,
                "failed": 6, "canceled": 6}
+
+
+# Built once: constructing statements per message costs more than running them.
+_CLAIM = insert(MESSAGES).values(direction="in", message_sid=bindparam("sid"), channel=bindparam("channel"),
+                                 status="processing", created_at=bindparam("now"))
+_CONTACT = select(CONTACTS).where(CONTACTS.c.address_hash == bindparam("address_hash"))
+_NEW_CONTACT = insert(CONTACTS).values(
+    address_hash=bindparam("address_hash"), channel=bindparam("channel"), language=bindparam("language"),
+    country=bindparam("country"), opted_out=False, state="{}", window_replies=0, created_at=bindparam("now"),
+    updated_at=bindparam("now"))
+_SAVE_CONTACT = update(CONTACTS).where(CONTACTS.c.id == bindparam("contact_id")).values(
+    {name: bindparam(name) for name in ("channel", "language", "country", "opted_out", "opted_out_at",
+                                        "silenced_until", "last_inbound_at", "updated_at", "state",
+                                        "window_started_at", "window_replies")})
+_FINISH = update(MESSAGES).where(MESSAGES.c.message_sid == bindparam("sid")).values(
+    {name: bindparam(name) for name in ("status", "reply", "contact_id", "text", "intent", "topic", "country",
+                                        "language", "confidence", "engine", "answered", "latency_ms")})
+_OUTBOUND = insert(MESSAGES).values(
+    {name: bindparam(name) for name in ("contact_id", "direction", "channel", "text", "language", "status",
+                                        "created_at")})
 
 
 class Duplicate(Exception):
@@ -40,6 +61,8 @@ class ContactRow:
     opted_out_at: datetime | None
     silenced_until: datetime | None
     last_inbound_at: datetime | None
+    window_started_at: datetime | None = None
+    window_replies: int = 0
     state: dict = field(default_factory=dict)
 
 
@@ -50,8 +73,7 @@ def claim(conn: Connection, *, sid: str, channel: str) -> None:
     transaction ends, then fails, so a message is processed and logged once.
     """
     try:
-        conn.execute(insert(MESSAGES).values(direction="in", message_sid=sid, channel=channel,
-                                             status="processing", created_at=utcnow()))
+        conn.execute(_CLAIM, {"sid": sid, "channel": channel, "now": utcnow()})
     except IntegrityError:
         raise Duplicate(sid) from None
 
@@ -69,54 +91,60 @@ def stored_reply(engine: Engine, *, sid: str, wait: float) -> list[str] | None:
         time.sleep(0.02)
 
 
-def contact_for(conn: Connection, *, address_hash: str, channel: str, language: str,
-                country: str | None) -> ContactRow:
-    """The contact of an address hash, created on first contact (safely against a concurrent first message)."""
-    query = select(CONTACTS).where(CONTACTS.c.address_hash == address_hash)
-    row = conn.execute(query).first()
+def contact_for(conn: Connection, *, address_hash: str, channel: str,
+                defaults: Callable[[], tuple[str, str | None]]) -> ContactRow:
+    """The contact of an address hash, created on first contact with the (language, country) of `defaults`."""
+    key = {"address_hash": address_hash}
+    row = conn.execute(_CONTACT, key).first()
     if row is None:
+        language, country = defaults()
         try:
             with conn.begin_nested():
-                now = utcnow()
-                conn.execute(insert(CONTACTS).values(address_hash=address_hash, channel=channel, language=language,
-                                                     country=country, opted_out=False, state="{}",
-                                                     created_at=now, updated_at=now))
+                conn.execute(_NEW_CONTACT, {**key, "channel": channel, "language": language, "country": country,
+                                            "now": utcnow()})
         except IntegrityError:
             pass  # a concurrent first message created it
-        row = conn.execute(query).one()
+        row = conn.execute(_CONTACT, key).one()
     return ContactRow(id=row.id, address_hash=row.address_hash, language=row.language, country=row.country,
                       opted_out=row.opted_out, opted_out_at=row.opted_out_at, silenced_until=row.silenced_until,
-                      last_inbound_at=row.last_inbound_at, state=json.loads(row.state or "{}"))
+                      last_inbound_at=row.last_inbound_at, window_started_at=row.window_started_at,
+                      window_replies=row.window_replies, state=json.loads(row.state or "{}"))
 
 
 def save_contact(conn: Connection, contact: ContactRow, *, channel: str) -> None:
-    conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(
-        channel=channel, language=contact.language, country=contact.country, opted_out=contact.opted_out,
-        opted_out_at=contact.opted_out_at, silenced_until=contact.silenced_until,
-        last_inbound_at=contact.last_inbound_at, updated_at=utcnow(),
-        state=json.dumps(contact.state, ensure_ascii=False, separators=(",", ":")),
-    ))
+    conn.execute(_SAVE_CONTACT, {
+        "contact_id": contact.id, "channel": channel, "language": contact.language, "country": contact.country,
+        "opted_out": contact.opted_out, "opted_out_at": contact.opted_out_at,
+        "silenced_until": contact.silenced_until, "last_inbound_at": contact.last_inbound_at,
+        "updated_at": utcnow(), "state": json.dumps(contact.state, ensure_ascii=False, separators=(",", ":")),
+        "window_started_at": contact.window_started_at, "window_replies": contact.window_replies,
+    })
 
 
-def replies_in_window(conn: Connection, *, contact_id: int, seconds: int) -> int:
-    """Replies sent to a contact in the last `seconds`."""
-    since = utcnow() - timedelta(seconds=seconds)
-    query = select(func.count()).select_from(MESSAGES).where(
-        MESSAGES.c.contact_id == contact_id, MESSAGES.c.direction == "out", MESSAGES.c.created_at >= since)
-    return int(conn.execute(query).scalar_one())
+def count_reply(contact: ContactRow, *, now: datetime, window_seconds: int) -> int:
+    """Count one more reply in the contact's current window (a new window when the last one is over)."""
+    if contact.window_started_at is None or now - contact.window_started_at >= timedelta(seconds=window_seconds):
+        contact.window_started_at, contact.window_replies = now, 0
+    contact.window_replies += 1
+    return contact.window_replies
+
+
+FINISH_FIELDS = ("contact_id", "text", "intent", "topic", "country", "language", "confidence", "engine",
+                 "answered", "latency_ms")
 
 
 def finish(conn: Connection, *, sid: str, values: dict, bodies: list[str]) -> None:
     """Store the outcome of an inbound message and the reply given to it."""
-    conn.execute(update(MESSAGES).where(MESSAGES.c.message_sid == sid).values(
-        status="done", reply=json.dumps(bodies, ensure_ascii=False), **values))
+    params = dict.fromkeys(FINISH_FIELDS)
+    params.update(values, sid=sid, status="done", reply=json.dumps(bodies, ensure_ascii=False))
+    conn.execute(_FINISH, params)
 
 
 def log_outbound(conn: Connection, *, contact_id: int, channel: str, bodies: list[str], language: str) -> None:
-    if bodies:
-        now = utcnow()
-        conn.execute(insert(MESSAGES), [dict(contact_id=contact_id, direction="out", channel=channel, text=body,
-                                             language=language, status="done", created_at=now) for body in bodies])
+    now = utcnow()
+    for body in bodies:
+        conn.execute(_OUTBOUND, {"contact_id": contact_id, "direction": "out", "channel": channel, "text": body,
+                                 "language": language, "status": "done", "created_at": now})
 
 
 def erase_contact(conn: Connection, *, contact_id: int) -> int:

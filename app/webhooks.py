@@ -10,6 +10,8 @@ from app import store
 from app.channel import BadRequest, parse_inbound, parse_status, signature_is_valid, twiml
 from app.config import Settings
 from app.deps import AssistantDep, EngineDep, SettingsDep
+from app.messages import Inbound
+from app.pipeline import Assistant, Outcome
 
 log = logging.getLogger("migrantinfo")
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
@@ -50,13 +52,19 @@ async def inbound(request: Request, settings: SettingsDep, assistant: AssistantD
         msg = parse_inbound(form)  # type: ignore[arg-type]
     except BadRequest as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
-    bodies: list[str]
-    with anyio.move_on_after(settings.reply_budget_seconds) as scope:
-        bodies = (await anyio.to_thread.run_sync(assistant.handle, msg, abandon_on_cancel=True)).bodies
-    if scope.cancelled_caught:
-        log.error("reply budget of %ss exceeded sid=%s", settings.reply_budget_seconds, msg.sid)
-        bodies = [assistant.apology(msg)]
-    return Response(twiml(bodies), media_type="application/xml")
+    outcome = await answer(assistant, msg, budget=settings.reply_budget_seconds)
+    return Response(twiml(outcome.bodies), media_type="application/xml")
+
+
+async def answer(assistant: Assistant, msg: Inbound, *, budget: float) -> Outcome:
+    """Handle a message within the reply budget; past it, a short apology leaves instead."""
+    if assistant.inline:  # all local and quick (SQLite, embedded engine): no thread hand-off
+        return assistant.handle(msg)
+    with anyio.move_on_after(budget):
+        return await anyio.to_thread.run_sync(assistant.handle, msg, abandon_on_cancel=True,
+                                              limiter=assistant.limiter)
+    log.error("reply budget of %ss exceeded sid=%s", budget, msg.sid)
+    return Outcome([assistant.apology(msg)])
 
 
 @router.post("/status")

@@ -162,6 +162,7 @@ def test_internal_failure_answers_200_with_a_localized_apology(client, monkeypat
 
 def test_slow_dialogue_still_answers_inside_the_budget(client, monkeypatch) -> None:
     client.app.state.settings.reply_budget_seconds = 0.5
+    client.app.state.assistant.inline = False  # the path of PostgreSQL or Rasa: work in a thread, time-boxed
     real = client.app.state.assistant.dialogue.respond
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -225,3 +226,15 @@ def test_empty_twiml_is_the_exact_empty_response() -> None:
     from app.channel import twiml
 
     assert twiml([]) == EMPTY_TWIML
+
+
+@pytest.mark.parametrize("bodies", [["hola"], ["a < b & \"c\" 'd'\nñ", "*bold* 🙂"], []])
+def test_twiml_is_what_twilios_library_writes(bodies: list[str]) -> None:
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from app.channel import twiml
+
+    expected = MessagingResponse()
+    for body in bodies:
+        expected.message(body)
+    assert twiml(bodies) == str(expected).replace("<Response/>", "<Response />")
