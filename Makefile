@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup translations extract db content-check lint bench clean
+.PHONY: run test setup translations extract db content-check lint bench clean rasa eval
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is needed (python3.11 not on PATH, none under pyenv); set PYTHON=/path/to/python3.11" >&2; exit 1; fi
@@ -31,8 +31,15 @@ db: setup
 content-check: setup
 	$(BIN)/migrantinfo content check
 
+# `make run ENGINE=rasa` also prepares Rasa (its Python 3.10 environment, a model when bot/ changed) and starts it.
 run: db
 	$(BIN)/migrantinfo serve
+
+rasa: setup
+	$(BIN)/migrantinfo rasa prepare
+
+eval: setup
+	$(BIN)/migrantinfo eval --engine $(if $(filter rasa,$(ENGINE)),both,embedded)
 
 test: setup content-check
 	$(BIN)/pytest -q

@@ -27,13 +27,51 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
+    rasa = None
+    if settings.engine == "rasa" and not args.no_rasa:
+        rasa = _start_rasa(settings, app_port=port)
     print(f"Migrantinfo on http://{host}:{port}")
     print(f"  Twilio webhook (SMS and WhatsApp): {settings.public_base_url.rstrip('/')}/webhooks/twilio")
     print(f"  Status callback:                   {settings.public_base_url.rstrip('/')}/webhooks/twilio/status")
     print(f"  Try it: curl -s localhost:{port}/api/v1/messages -H 'content-type: application/json' "
           "-d '{\"sender\": \"+5215512345678\", \"text\": \"ASILO MX\", \"channel\": \"sms\"}'")
     print("  or chat in the terminal: .venv/bin/migrantinfo chat --channel sms --from +5215512345678")
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    finally:
+        if rasa is not None:
+            from app.rasa_setup import stop_server
+
+            stop_server(rasa)
+    return 0
+
+
+def _start_rasa(settings, *, app_port: int):  # type: ignore[no-untyped-def]
+    """Prepare (environment, model) and start the Rasa server that ENGINE=rasa talks to."""
+    from urllib.parse import urlparse
+
+    from app.rasa_setup import RasaSetupError, ensure_model, start_server
+
+    try:
+        model = ensure_model(settings.bot_dir)
+        port = urlparse(settings.rasa_url).port or 5005
+        print(f"  starting Rasa on {settings.rasa_url} with {model.name} (actions served by this app)")
+        return start_server(model, port=port, action_url=f"http://127.0.0.1:{app_port}/rasa/webhook",
+                            bot_dir=settings.bot_dir, log=Path("var") / "rasa.log")
+    except RasaSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def rasa_prepare(_: argparse.Namespace) -> int:
+    """Create the Rasa environment and train the model if bot/ changed."""
+    from app.rasa_setup import RasaSetupError, ensure_model
+
+    try:
+        print(f"model: {ensure_model(get_settings().bot_dir)}")
+    except RasaSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -172,9 +210,10 @@ def evaluate_engines(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="migrantinfo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("serve", help="start the web server")
+    p = commands.add_parser("serve", help="start the web server (and Rasa when ENGINE=rasa)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--no-rasa", action="store_true", help="with ENGINE=rasa, do not start Rasa (it runs elsewhere)")
     p.set_defaults(func=serve)
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=db_upgrade)
@@ -183,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--channel", choices=("sms", "whatsapp"), default="whatsapp")
     p.add_argument("--from", dest="sender", default="+5215512345678")
     p.set_defaults(func=chat)
+    rasa = commands.add_parser("rasa", help="the Rasa engine").add_subparsers(dest="rasa_command", required=True)
+    rasa.add_parser("prepare", help="create the Rasa environment, train if bot/ changed").set_defaults(
+        func=rasa_prepare)
     p = commands.add_parser("eval", help="measure the engines on the held-out file")
     p.add_argument("--engine", choices=("embedded", "rasa", "both"), default="embedded")
     p.add_argument("--file", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_test.yml"))

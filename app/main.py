@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from app import admin, api, health, webhooks
+from app import admin, api, health, rasa_actions, webhooks
 from app.config import Settings, get_settings
 from app.db import make_engine, upgrade
 from app.knowledge.live import LiveKnowledge
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # handled on the event loop, without thread hand-offs (SQLite's busy timeout still bounds waits).
             assistant.inline = settings.handle_inline and settings.engine == "embedded"
         yield
+        assistant.understander.close()
         knowledge.stop()
         engine.dispose()
 
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(rasa_actions.router)
     return app

@@ -25,6 +25,10 @@ class Understander:
         self.fallbacks = 0
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        if self.primary is not None:
+            self.primary.close()
+
     @property
     def name(self) -> str:
         return self.primary.name if self.primary else self.embedded.name
