@@ -52,8 +52,13 @@ async def inbound(request: Request, settings: SettingsDep, assistant: AssistantD
         msg = parse_inbound(form)  # type: ignore[arg-type]
     except BadRequest as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
-    outcome = await answer(assistant, msg, budget=settings.reply_budget_seconds)
-    return Response(twiml(outcome.bodies), media_type="application/xml")
+    try:
+        outcome = await answer(assistant, msg, budget=settings.reply_budget_seconds)
+        body = twiml(outcome.bodies)
+    except Exception:  # handle() never raises; this is the last net, so Twilio never sees a 5xx
+        log.exception("unexpected failure sid=%s", msg.sid)
+        body = twiml([assistant.apology(msg)])
+    return Response(body, media_type="application/xml")
 
 
 async def answer(assistant: Assistant, msg: Inbound, *, budget: float) -> Outcome:

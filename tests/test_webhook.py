@@ -238,3 +238,19 @@ def test_twiml_is_what_twilios_library_writes(bodies: list[str]) -> None:
     for body in bodies:
         expected.message(body)
     assert twiml(bodies) == str(expected).replace("<Response/>", "<Response />")
+
+
+def test_even_a_failure_outside_the_pipeline_answers_200(client, monkeypatch) -> None:
+    import app.webhooks
+
+    async def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the worker pool is gone")
+
+    monkeypatch.setattr(app.webhooks, "answer", broken)
+    response = post_signed(client, form_of("sms_text", MessageSid=new_sid(), Body="hola"))
+    assert response.status_code == 200
+    from app.i18n import Texts
+
+    apology = Texts("es", client.app.state.settings.locales_dir).gettext(
+        "Sorry, something went wrong on our side. Please try again, or write MENU.")
+    assert messages_of(client, response.text) == [apology]
