@@ -1,4 +1,7 @@
-"""Request-scoped access to the app's long-lived parts."""
+"""Request-scoped access to the app's long-lived parts.
+
+All async: FastAPI runs a sync dependency in a worker thread, a hand-off per dependency per request.
+"""
 
 import hmac
 from typing import Annotated
@@ -11,19 +14,19 @@ from app.knowledge.live import LiveKnowledge
 from app.pipeline import Assistant
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _assistant(request: Request) -> Assistant:
+async def _assistant(request: Request) -> Assistant:
     return request.app.state.assistant
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _knowledge(request: Request) -> LiveKnowledge:
+async def _knowledge(request: Request) -> LiveKnowledge:
     return request.app.state.knowledge
 
 
@@ -33,7 +36,7 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 KnowledgeDep = Annotated[LiveKnowledge, Depends(_knowledge)]
 
 
-def require_token(settings: SettingsDep, authorization: str = Header(default="")) -> None:
+async def require_token(settings: SettingsDep, authorization: str = Header(default="")) -> None:
     """A bearer token equal to API_TOKEN, when one is set."""
     if not settings.api_token:
         return
@@ -42,8 +45,8 @@ def require_token(settings: SettingsDep, authorization: str = Header(default="")
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin_token(settings: SettingsDep, authorization: str = Header(default="")) -> None:
+async def require_admin_token(settings: SettingsDep, authorization: str = Header(default="")) -> None:
     """Admin actions always need API_TOKEN: refused outright when none is configured."""
     if not settings.api_token:
         raise HTTPException(status_code=403, detail="set API_TOKEN to use the admin endpoints")
-    require_token(settings, authorization)
+    await require_token(settings, authorization)
