@@ -78,7 +78,7 @@ class LanguageDetector:
                 texts.append(variant)
                 labels.append(language)
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
-        model = LinearSVC(C=0.5).fit(vectorizer.fit_transform(texts), labels)
+        model = LinearSVC(C=0.5, random_state=0).fit(vectorizer.fit_transform(texts), labels)
         self.languages = [str(c) for c in model.classes_]
         self._fast = SparseLinear([vectorizer], model.coef_, model.intercept_, self.languages)
 
@@ -97,7 +97,7 @@ class IntentClassifier:
         words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
         features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
-        model = LinearSVC(C=0.5).fit(features, list(labels))
+        model = LinearSVC(C=0.5, random_state=0).fit(features, list(labels))
         self.intents = [str(c) for c in model.classes_]
         self._fast = SparseLinear([words, chars], model.coef_, model.intercept_, self.intents)
 
