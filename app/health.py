@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.deps import EngineDep, KnowledgeDep
+from app.deps import AssistantDep, EngineDep, KnowledgeDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,7 +16,7 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(engine: EngineDep, knowledge: KnowledgeDep) -> JSONResponse:
+async def readyz(engine: EngineDep, knowledge: KnowledgeDep, assistant: AssistantDep) -> JSONResponse:
     """Database reachable, knowledge base loaded (its version and load time), engine ready."""
 
     def ping() -> bool:
@@ -29,6 +29,9 @@ async def readyz(engine: EngineDep, knowledge: KnowledgeDep) -> JSONResponse:
 
     database = await anyio.to_thread.run_sync(ping)
     kb = knowledge.get() if knowledge.ready else None
+    understander = assistant.understander
+    primary = understander.primary
+    rasa_up = await anyio.to_thread.run_sync(primary.ready) if primary is not None else None
     body = {
         "database": "ok" if database else "unreachable",
         "knowledge": {
@@ -36,8 +39,9 @@ async def readyz(engine: EngineDep, knowledge: KnowledgeDep) -> JSONResponse:
             "loaded_at": knowledge.loaded_at.isoformat() if knowledge.loaded_at else None,
             "last_error": str(knowledge.last_error) if knowledge.last_error else None,
         },
-        "engine": {"name": "menus", "ready": kb is not None},
+        "engine": {"name": understander.name, "embedded_examples": understander.embedded.examples,
+                   "rasa_reachable": rasa_up, "fallbacks": understander.fallbacks},
     }
-    ready = database and kb is not None
+    ready = database and kb is not None  # a Rasa outage does not make the service unready: it falls back
     body["status"] = "ready" if ready else "not ready"
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -53,6 +53,8 @@ def test_health_and_readiness(client) -> None:
     body = ready.json()
     assert body["status"] == "ready" and body["database"] == "ok"
     assert len(body["knowledge"]["version"]) == 12 and body["knowledge"]["loaded_at"]
+    assert body["engine"]["name"] == "embedded" and body["engine"]["embedded_examples"] > 3000
+    assert body["engine"]["rasa_reachable"] is None and body["engine"]["fallbacks"] == 0
 
 
 def test_readiness_fails_when_the_database_is_gone(tmp_path) -> None:

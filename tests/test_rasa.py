@@ -102,6 +102,9 @@ def test_rasa_answers_from_the_knowledge_base_through_both_doors(rasa_app) -> No
             failures.append((text, got, reply[:80]))
     assert not failures, failures
     assert len(CASES) >= 20
+    ready = httpx.get(f"{server.url}/readyz", timeout=10).json()
+    assert ready["engine"]["name"] == "rasa" and ready["engine"]["rasa_reachable"] is True
+    assert ready["engine"]["fallbacks"] == 0
 
 
 def test_rasa_data_is_valid() -> None:

@@ -182,6 +182,8 @@ def test_dead_rasa_falls_back_to_the_embedded_engine(database_url: str) -> None:
                                                      "text": "necesito trabajo en costa rica"}).json()
         assert body["understanding"]["engine"] == "embedded" and body["understanding"]["topic"] == "work"
         assert client.app.state.assistant.understander.fallbacks == 1
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["engine"]["rasa_reachable"] is False
 
 
 def test_rasa_action_protocol(client) -> None:
