@@ -1,9 +1,11 @@
 """The Rasa side: its own Python 3.10 environment, a model trained only when bot/ changed, and the server."""
 
+import ctypes
 import glob
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -110,7 +112,8 @@ def start_server(model: Path, *, port: int, action_url: str, bot_dir: Path = ROO
         process = subprocess.Popen(
             [str(rasa), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "-m", str(model),
              "--endpoints", "endpoints.yml"],
-            cwd=bot_dir, env=_rasa_env(ACTION_ENDPOINT_URL=action_url), stdout=output, stderr=subprocess.STDOUT)
+            cwd=bot_dir, env=_rasa_env(ACTION_ENDPOINT_URL=action_url), stdout=output, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent)
     finally:
         if log:
             output.close()  # the child keeps its own copy of the descriptor
@@ -127,6 +130,15 @@ def start_server(model: Path, *, port: int, action_url: str, bot_dir: Path = ROO
         time.sleep(1)
     stop_server(process)
     raise RasaSetupError("rasa run did not load its model within 3 minutes")
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel ends Rasa when the app that started it dies, however it dies.
+
+    uvicorn re-raises SIGTERM after its graceful shutdown, so a `finally` in the parent does not always run.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def stop_server(process: subprocess.Popen) -> None:
