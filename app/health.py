@@ -1,11 +1,12 @@
-"""GET /healthz (the process is alive) and GET /readyz (it can answer people)."""
+"""GET /healthz (the process is alive), GET /readyz (it can answer people), GET /metrics (Prometheus)."""
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from app.deps import AssistantDep, EngineDep, KnowledgeDep
+from app.deps import AssistantDep, EngineDep, KnowledgeDep, require_token
 
 router = APIRouter(tags=["health"])
 
@@ -13,6 +14,12 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 async def healthz() -> dict:
     return {"status": "ok"}
+
+
+@router.get("/metrics", dependencies=[Depends(require_token)])
+async def metrics(assistant: AssistantDep) -> Response:
+    """Prometheus metrics (behind API_TOKEN when one is set)."""
+    return Response(generate_latest(assistant.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz")

@@ -18,6 +18,7 @@ from app.dialogue import Conversation, Dialogue
 from app.i18n import Texts
 from app.knowledge.live import LiveKnowledge
 from app.messages import Inbound, Reply, Understanding
+from app.metrics import Metrics
 from app.models import utcnow
 from app.privacy import hash_address, mask_text
 from app.render import split_sms, split_whatsapp
@@ -47,7 +48,9 @@ class Assistant:
         self._writer = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         self.limiter: anyio.CapacityLimiter | None = None  # set by the web app (it needs the event loop)
         self.inline = False  # handle on the event loop: set by the web app when all the work is local
+        self.metrics = Metrics()
         self.understander = build_understander(settings, knowledge)
+        self.understander.metrics = self.metrics
         self.dialogue = Dialogue(knowledge.get, self.understander, locales_dir=settings.locales_dir)
 
     def sender_id(self, address: str) -> str:
@@ -63,13 +66,18 @@ class Assistant:
                 store.claim(conn, sid=msg.sid, channel=msg.channel)
                 outcome = self._process(conn, msg, address_hash, started)
         except store.Duplicate:
+            self.metrics.duplicates.inc()
             bodies = store.stored_reply(self.engine, sid=msg.sid, wait=self.settings.duplicate_wait_seconds)
             log.info("duplicate delivery sid=%s sender=%s", msg.sid, sender)
             return Outcome(bodies or [], duplicate=True)
         except Exception:
             # Everything of this message was rolled back: a retry of the same MessageSid is processed afresh.
             log.exception("failed to answer sid=%s sender=%s", msg.sid, sender)
+            self.metrics.failures.inc()
             return Outcome([self.apology(msg)])
+        self.metrics.inbound.labels(msg.channel).inc()
+        self.metrics.outbound.labels(msg.channel).inc(len(outcome.bodies))
+        self.metrics.webhook_latency.labels(msg.channel).observe(perf_counter() - started)
         log.info("answered sid=%s sender=%s intent=%s ms=%.1f", msg.sid, sender,
                  outcome.understanding.intent if outcome.understanding else "-", (perf_counter() - started) * 1000)
         return outcome
@@ -115,6 +123,7 @@ class Assistant:
         now = utcnow()
 
         if kind == "opt_out":
+            self.metrics.opt_outs.inc()
             contact.opted_out, contact.opted_out_at, convo.state = True, now, {}
             reply.silent = msg.carrier_keyword == "STOP"  # Twilio already confirmed it on SMS
             reply.say(texts.gettext("You will not receive more messages. To start again, write START."))
@@ -140,6 +149,7 @@ class Assistant:
         if convo.state.pop("erase_pending", False):
             if keywords.is_affirmation(msg.text):
                 store.erase_contact(conn, contact_id=contact.id)
+                self.metrics.erasures.inc()
                 log.info("erased sender=%s", contact.address_hash[:12])
                 reply.understanding.intent = "erase_done"
                 reply.say(texts.gettext("Done: everything we stored about you has been deleted."))

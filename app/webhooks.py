@@ -38,6 +38,7 @@ async def _verified_form(request: Request, settings: Settings) -> FormData | Res
         if not signature_is_valid(token=settings.twilio_auth_token, url=public_url(request, settings),
                                   params=form, signature=signature):
             log.warning("rejected request with %s Twilio signature", "a wrong" if signature else "no")
+            request.app.state.assistant.metrics.signature_failures.inc()
             return Response("invalid or missing X-Twilio-Signature", status_code=403, media_type="text/plain")
     return form
 

@@ -94,3 +94,29 @@ def test_admin_reload_refuses_broken_content_and_keeps_serving(database_url: str
         reply = client.post("/api/v1/messages", json={"sender": "+5215512345678", "text": "ASILO MX",
                                                        "channel": "whatsapp"}, headers=auth).json()
         assert reply["understanding"]["topic"] == "asylum" and "COMAR" in reply["replies"][0]["text"]
+
+
+def test_metrics_count_what_happened(client) -> None:
+    from tests.conftest import form_of, new_sid, post_signed
+
+    sid = new_sid()
+    post_signed(client, form_of("sms_text", MessageSid=sid))
+    post_signed(client, form_of("sms_text", MessageSid=sid))  # a duplicate
+    post_signed(client, form_of("whatsapp_text", MessageSid=new_sid(), Body="STOP"))
+    post_signed(client, form_of("sms_text", MessageSid=new_sid()), signature="forged")
+    client.post("/api/v1/messages", json={"sender": "+50688880000", "text": "necesito trabajo", "channel": "web"})
+    text = client.get("/metrics").text
+    for line in ('migrantinfo_inbound_messages_total{channel="sms"} 1.0',
+                 'migrantinfo_inbound_messages_total{channel="whatsapp"} 1.0',
+                 'migrantinfo_inbound_messages_total{channel="web"} 1.0',
+                 "migrantinfo_duplicates_absorbed_total 1.0", "migrantinfo_opt_outs_total 1.0",
+                 "migrantinfo_signature_failures_total 1.0", 'migrantinfo_message_seconds_count{channel="sms"} 1.0',
+                 'migrantinfo_engine_seconds_count{engine="embedded"} 1.0'):
+        assert line in text, line
+
+
+def test_metrics_need_the_token_when_one_is_set(database_url: str) -> None:
+    settings = make_settings(database_url, api_token="metrics-token")
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"authorization": "Bearer metrics-token"}).status_code == 200

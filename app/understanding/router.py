@@ -5,10 +5,12 @@ import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
+from time import perf_counter
 
 from app.config import Settings
 from app.knowledge.live import LiveKnowledge
 from app.messages import Understanding
+from app.metrics import Metrics
 from app.understanding.embedded import EmbeddedEngine, IntentClassifier, LanguageDetector
 from app.understanding.rasa import RasaEngine
 from app.understanding.training import read_folder
@@ -23,6 +25,7 @@ class Understander:
         self.embedded = embedded
         self.primary = primary
         self.fallbacks = 0
+        self.metrics: Metrics | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -37,8 +40,11 @@ class Understander:
                    country: str | None) -> Understanding:
         detected = self.embedded.detect_language(text, current=language)
         if self.primary is not None:
+            started = perf_counter()
             found = self.primary.understand(text, sender=sender, channel=channel, language=detected,
                                             country=country)
+            if self.metrics:
+                self.metrics.engine_latency.labels(self.primary.name).observe(perf_counter() - started)
             if found is not None:
                 found.language = detected
                 if found.country is None:
@@ -46,8 +52,14 @@ class Understander:
                 return found
             with self._lock:
                 self.fallbacks += 1
+            if self.metrics:
+                self.metrics.fallbacks.inc()
             log.warning("fallback to the embedded engine (%d so far) sender=%s", self.fallbacks, sender[:12])
-        return self.embedded.understand(text, sender=sender, channel=channel, language=detected, country=country)
+        started = perf_counter()
+        found = self.embedded.understand(text, sender=sender, channel=channel, language=detected, country=country)
+        if self.metrics:
+            self.metrics.engine_latency.labels(self.embedded.name).observe(perf_counter() - started)
+        return found
 
 
 def _fingerprint(folder: Path) -> str:
