@@ -43,7 +43,6 @@ class Settings(BaseSettings):
     reply_budget_seconds: float = 10.0
     handle_inline: bool = True
     duplicate_wait_seconds: float = 8.0
-    stale_claim_seconds: float = 30.0
 
     flood_max_replies: int = 20
     flood_window_seconds: int = 60

@@ -4,7 +4,6 @@ import logging
 import math
 import unicodedata
 from collections.abc import Iterable
-from pathlib import Path
 from time import perf_counter
 
 import numpy as np
@@ -13,7 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from app.messages import Understanding
-from app.understanding.training import TOPICS, Example, read_folder
+from app.understanding.training import TOPICS, Example
 
 log = logging.getLogger("migrantinfo")
 
@@ -125,10 +124,6 @@ class EmbeddedEngine:
         self.trained_in = perf_counter() - started
         self.examples = len(examples)
         log.info("embedded engine trained on %d examples in %.1fs", len(examples), self.trained_in)
-
-    @classmethod
-    def from_folder(cls, folder: Path, **kwargs) -> "EmbeddedEngine":  # type: ignore[no-untyped-def]
-        return cls(read_folder(folder), **kwargs)
 
     @classmethod
     def from_models(cls, intents: IntentClassifier, languages: LanguageDetector, *, examples: int,
