@@ -207,6 +207,28 @@ def evaluate_engines(args: argparse.Namespace) -> int:
     return 0
 
 
+def users_add(args: argparse.Namespace) -> int:
+    """Create a console account; the password comes from MIGRANTINFO_PASSWORD, standard input or a prompt."""
+    import getpass
+    import os
+
+    from app.console.auth import AuthError, add_user
+    from app.db import make_engine, upgrade
+
+    settings = get_settings()
+    password = os.environ.get("MIGRANTINFO_PASSWORD") or (
+        getpass.getpass(f"password for {args.name}: ") if sys.stdin.isatty() else sys.stdin.readline().strip())
+    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    upgrade(engine)
+    try:
+        add_user(engine, name=args.name, password=password, role=args.role)
+    except AuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"added {args.name} ({args.role})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="migrantinfo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rasa = commands.add_parser("rasa", help="the Rasa engine").add_subparsers(dest="rasa_command", required=True)
     rasa.add_parser("prepare", help="create the Rasa environment, train if bot/ changed").set_defaults(
         func=rasa_prepare)
+    users = commands.add_parser("users", help="console accounts").add_subparsers(dest="users_command",
+                                                                                 required=True)
+    p = users.add_parser("add", help="create a console account")
+    p.add_argument("name")
+    p.add_argument("--role", choices=("editor", "operator", "admin"), required=True)
+    p.set_defaults(func=users_add)
     p = commands.add_parser("eval", help="measure the engines on the held-out file")
     p.add_argument("--engine", choices=("embedded", "rasa", "both"), default="embedded")
     p.add_argument("--file", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_test.yml"))

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     flood_silence_seconds: int = 900
 
     retention_days: int = Field(30, ge=0)
+    console_session_hours: float = 12.0
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
     log_level: str = "INFO"
 
     @property

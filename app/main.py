@@ -5,10 +5,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 
 from app import admin, api, health, rasa_actions, webhooks
 from app.config import Settings, get_settings
+from app.console import views as console
 from app.db import make_engine, upgrade
 from app.knowledge.live import LiveKnowledge
 from app.pipeline import Assistant
@@ -51,4 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(rasa_actions.router)
+    app.include_router(console.router)
+
+    @app.exception_handler(console.LoginRequired)
+    async def to_login(_request: Request, _exc: console.LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/console/login", status_code=303)
+
     return app

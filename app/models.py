@@ -66,3 +66,37 @@ class DeliveryStatus(SQLModel, table=True):
     status: str = Field(max_length=16)
     error_code: int | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A person of the country office who uses the console."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(max_length=16)  # editor | operator | admin
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A logged-in console session; the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "console_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    expires_at: datetime
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed console login, counted per user name to slow down password guessing."""
+
+    __tablename__ = "login_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    at: datetime = Field(default_factory=utcnow, index=True)

@@ -23,7 +23,7 @@ from app.main import create_app
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-auth-token-0123456789"
 BASE = "https://bot.example.org"
-TABLES = ("messages", "contacts", "delivery_statuses")
+TABLES = ("messages", "contacts", "delivery_statuses", "console_sessions", "login_failures", "users")
 
 
 def _postgres_url() -> str | None:

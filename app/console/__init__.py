@@ -1,0 +1,1 @@
+"""The web console for editors and operators, under /console."""

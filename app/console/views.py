@@ -1,0 +1,150 @@
+"""Console pages. Every page needs a live session and a role; every form carries the CSRF token."""
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import func, select, text
+
+from app.console import auth
+from app.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
+from app.i18n import translations
+from app.models import Message, utcnow
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+COOKIE = "migrantinfo_console"
+LOGIN_COOKIE = "migrantinfo_login"
+CONSOLE_LANGUAGES = ("es", "en")
+_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                         autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"])
+
+
+class LoginRequired(Exception):
+    """An anonymous request for a console page: send it to the login form."""
+
+
+def console_language(request: Request) -> str:
+    """The console's language: ?lang=, then the browser's Accept-Language, then Spanish."""
+    asked = request.query_params.get("lang") or request.cookies.get("migrantinfo_lang")
+    if asked in CONSOLE_LANGUAGES:
+        return str(asked)
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in CONSOLE_LANGUAGES:
+            return code
+    return "es"
+
+
+def render(request: Request, name: str, *, status: int = 200, **values: object) -> HTMLResponse:
+    settings = request.app.state.settings
+    environment = _templates.overlay()
+    environment.install_gettext_translations(translations(console_language(request), settings.locales_dir),
+                                             newstyle=True)
+    html = environment.get_template(name).render(request=request, language=console_language(request), **values)
+    return HTMLResponse(html, status_code=status)
+
+
+def role(*allowed: str) -> Callable:
+    """A dependency: the logged-in account, which must have one of the allowed roles."""
+
+    async def dependency(request: Request, engine: EngineDep) -> auth.Account:
+        account = await anyio.to_thread.run_sync(auth.account_for, engine, request.cookies.get(COOKIE))
+        if account is None:
+            if request.method == "GET":
+                raise LoginRequired()
+            raise HTTPException(status_code=401, detail="log in first")
+        if account.role not in allowed:
+            raise HTTPException(status_code=403, detail="your role does not allow this")
+        if request.method != "GET":
+            form = await request.form()
+            if not auth.csrf_matches(account, form.get("csrf_token") or request.headers.get("x-csrf-token")):
+                raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
+        return account
+
+    return dependency
+
+
+AnyRole = Annotated[auth.Account, Depends(role(*auth.ROLES))]
+
+
+@router.get("/login")
+async def login_form(request: Request) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", login_token=token, error=None)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/console")
+    return response
+
+
+@router.post("/login")
+async def login(request: Request, settings: SettingsDep, engine: EngineDep, name: Annotated[str, Form()],
+                password: Annotated[str, Form()], login_token: Annotated[str, Form()] = "") -> Response:
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, login_token):
+        return render(request, "login.html", status=403, login_token=cookie, error="csrf")
+    try:
+        token = await anyio.to_thread.run_sync(lambda: auth.log_in(
+            engine, name=name.strip(), password=password, hours=settings.console_session_hours,
+            max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds))
+    except auth.AuthError as exc:
+        status = 429 if "too many" in str(exc) else 401
+        return render(request, "login.html", status=status, login_token=cookie,
+                      error="throttled" if status == 429 else "wrong")
+    response = RedirectResponse("/console/health", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/console",
+                        secure=settings.public_base_url.startswith("https://"),
+                        max_age=int(settings.console_session_hours * 3600))
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, engine: EngineDep, account: AnyRole) -> Response:
+    await anyio.to_thread.run_sync(auth.log_out, engine, request.cookies.get(COOKIE))
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/console")
+    return response
+
+
+@router.get("")
+async def home(account: AnyRole) -> Response:
+    return RedirectResponse("/console/health", status_code=303)
+
+
+def latency_percentiles(engine, *, hours: int = 24) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
+    """Percentiles of the time to answer, computed in the database (ORDER BY with OFFSET)."""
+    since = utcnow() - timedelta(hours=hours)
+    recent = (Message.direction == "in", Message.created_at >= since, Message.latency_ms.is_not(None))  # type: ignore[union-attr]
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(Message).where(*recent)).scalar_one()
+        result: dict[str, float | None] = {"count": count}
+        for label, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99)):
+            value = conn.execute(select(Message.latency_ms).where(*recent).order_by(Message.latency_ms)
+                                 .offset(int(q * (count - 1)) if count else 0).limit(1)).scalar()
+            result[label] = round(value, 1) if value is not None else None
+    return result
+
+
+@router.get("/health")
+async def health(request: Request, account: AnyRole, engine: EngineDep, knowledge: KnowledgeDep,
+                 assistant: AssistantDep) -> HTMLResponse:
+    def database() -> bool:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    ok = await anyio.to_thread.run_sync(database)
+    latency = await anyio.to_thread.run_sync(latency_percentiles, engine) if ok else {}
+    understander = assistant.understander
+    rasa = await anyio.to_thread.run_sync(understander.primary.ready) if understander.primary else None
+    return render(request, "health.html", account=account, database=ok, knowledge=knowledge,
+                  kb=knowledge.get() if knowledge.ready else None, understander=understander, rasa=rasa,
+                  latency=latency)

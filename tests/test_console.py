@@ -1,0 +1,129 @@
+"""The console's access: accounts with argon2 hashes, sessions that expire, CSRF, roles, login throttling."""
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from app.console import auth
+from app.console.views import COOKIE, role
+from app.models import ConsoleSession, User, utcnow
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def operator(client) -> str:  # type: ignore[no-untyped-def]
+    auth.add_user(client.app.state.engine, name="ana", password=PASSWORD, role="operator")
+    return "ana"
+
+
+def log_in(client, name: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    form = client.get("/console/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text).group(1)
+    return client.post("/console/login", data={"name": name, "password": password, "login_token": token},
+                       follow_redirects=False)
+
+
+def csrf_of(client) -> str:  # type: ignore[no-untyped-def]
+    page = client.get("/console/health")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_passwords_are_stored_as_argon2_hashes(client, operator) -> None:
+    with client.app.state.engine.connect() as conn:
+        stored = conn.execute(select(User.password_hash)).scalar_one()
+    assert stored.startswith("$argon2") and PASSWORD not in stored
+
+
+@pytest.mark.parametrize("password, reason", [("short", "10 characters")])
+def test_weak_passwords_and_unknown_roles_are_refused(client, password: str, reason: str) -> None:
+    with pytest.raises(auth.AuthError, match=reason):
+        auth.add_user(client.app.state.engine, name="bob", password=password, role="editor")
+    with pytest.raises(auth.AuthError, match="role"):
+        auth.add_user(client.app.state.engine, name="bob", password=PASSWORD, role="king")
+
+
+def test_anonymous_requests_are_refused(client) -> None:
+    for path in ("/console", "/console/health"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/console/login"
+    assert client.post("/console/logout", follow_redirects=False).status_code == 401
+
+
+def test_login_then_health_then_logout(client, operator) -> None:
+    response = log_in(client, operator)
+    assert response.status_code == 303 and COOKIE in response.cookies
+    page = client.get("/console/health", headers={"accept-language": "en"})
+    assert page.status_code == 200
+    kb = client.app.state.knowledge.get()
+    assert kb.version in page.text and "embedded" in page.text and "ana (operator)" in page.text
+    assert client.post("/console/logout", data={}, follow_redirects=False).status_code == 403  # no CSRF token
+    out = client.post("/console/logout", data={"csrf_token": csrf_of(client)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/console/health", follow_redirects=False).status_code == 303
+
+
+def test_console_speaks_spanish_and_english(client, operator) -> None:
+    log_in(client, operator)
+    assert "Base de datos" in client.get("/console/health", headers={"accept-language": "es-MX"}).text
+    assert "Database" in client.get("/console/health?lang=en").text
+
+
+def test_wrong_password_and_throttling(client, operator) -> None:
+    for _ in range(client.app.state.settings.login_max_failures):
+        assert log_in(client, operator, "wrong password!").status_code == 401
+    assert log_in(client, operator).status_code == 429  # even the right password waits now
+    assert log_in(client, "nobody", "whatever12345").status_code == 401
+
+
+def test_login_form_needs_its_token(client, operator) -> None:
+    client.get("/console/login")
+    response = client.post("/console/login", data={"name": operator, "password": PASSWORD, "login_token": "forged"},
+                           follow_redirects=False)
+    assert response.status_code == 403
+
+
+def test_sessions_expire(client, operator) -> None:
+    log_in(client, operator)
+    with client.app.state.engine.begin() as conn:
+        conn.execute(update(ConsoleSession).values(expires_at=utcnow() - timedelta(minutes=1)))
+    assert client.get("/console/health", follow_redirects=False).status_code == 303
+
+
+def test_roles_are_enforced(client) -> None:
+    engine = client.app.state.engine
+    auth.add_user(engine, name="edi", password=PASSWORD, role="editor")
+    token = auth.log_in(engine, name="edi", password=PASSWORD, hours=1, max_failures=5, window_seconds=60)
+    app = FastAPI()
+    app.state = client.app.state
+
+    only = Annotated[auth.Account, Depends(role("operator", "admin"))]
+
+    @app.post("/only-operators")
+    async def only_operators(account: only) -> dict:  # type: ignore[valid-type]
+        return {"ok": account.name}
+
+    with TestClient(app) as other:
+        other.cookies.set(COOKIE, token)
+        assert other.post("/only-operators").status_code == 403
+
+
+def test_users_add_command(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"}
+    binary = str(Path(sys.executable).parent / "migrantinfo")
+    made = subprocess.run([binary, "users", "add", "maria", "--role", "editor"], input=PASSWORD + "\n",
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert made.returncode == 0 and "added maria (editor)" in made.stdout
+    again = subprocess.run([binary, "users", "add", "maria", "--role", "admin"], input=PASSWORD + "\n",
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 1 and "exists already" in again.stderr
