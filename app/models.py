@@ -53,6 +53,7 @@ class Message(SQLModel, table=True):
     engine: str | None = Field(default=None, max_length=16)
     latency_ms: float | None = None
     answered: bool | None = None
+    test: bool = False  # the console's simulator: kept out of the insights
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

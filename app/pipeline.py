@@ -63,7 +63,7 @@ class Assistant:
         sender = address_hash[:12]
         try:
             with self._writer, self.engine.begin() as conn:
-                store.claim(conn, sid=msg.sid, channel=msg.channel)
+                store.claim(conn, sid=msg.sid, channel=msg.channel, test=msg.test)
                 outcome = self._process(conn, msg, address_hash, started)
         except store.Duplicate:
             self.metrics.duplicates.inc()
@@ -103,7 +103,7 @@ class Assistant:
             contact.language, contact.country, contact.state = convo.language, convo.country, convo.state
             store.save_contact(conn, contact, channel=msg.channel)
             store.log_outbound(conn, contact_id=contact.id, channel=msg.channel, bodies=bodies,
-                               language=convo.language)
+                               language=convo.language, test=msg.test)
         u = reply.understanding
         keep_text = not erased and not contact.opted_out and msg.text
         store.finish(conn, sid=msg.sid, bodies=bodies, values=dict(

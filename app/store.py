@@ -27,7 +27,7 @@ STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent":
 
 # Built once: constructing statements per message costs more than running them.
 _CLAIM = insert(MESSAGES).values(direction="in", message_sid=bindparam("sid"), channel=bindparam("channel"),
-                                 status="processing", created_at=bindparam("now"))
+                                 status="processing", test=bindparam("test"), created_at=bindparam("now"))
 _CONTACT = select(CONTACTS).where(CONTACTS.c.address_hash == bindparam("address_hash"))
 _NEW_CONTACT = insert(CONTACTS).values(
     address_hash=bindparam("address_hash"), channel=bindparam("channel"), language=bindparam("language"),
@@ -42,7 +42,7 @@ _FINISH = update(MESSAGES).where(MESSAGES.c.message_sid == bindparam("sid")).val
                                         "language", "confidence", "engine", "answered", "latency_ms")})
 _OUTBOUND = insert(MESSAGES).values(
     {name: bindparam(name) for name in ("contact_id", "direction", "channel", "text", "language", "status",
-                                        "created_at")})
+                                        "test", "created_at")})
 
 
 class Duplicate(Exception):
@@ -66,14 +66,14 @@ class ContactRow:
     state: dict = field(default_factory=dict)
 
 
-def claim(conn: Connection, *, sid: str, channel: str) -> None:
+def claim(conn: Connection, *, sid: str, channel: str, test: bool = False) -> None:
     """Own a MessageSid inside the current transaction, or raise Duplicate.
 
     The unique constraint decides: a concurrent delivery of the same MessageSid waits on it until this
     transaction ends, then fails, so a message is processed and logged once.
     """
     try:
-        conn.execute(_CLAIM, {"sid": sid, "channel": channel, "now": utcnow()})
+        conn.execute(_CLAIM, {"sid": sid, "channel": channel, "test": test, "now": utcnow()})
     except IntegrityError:
         raise Duplicate(sid) from None
 
@@ -140,11 +140,12 @@ def finish(conn: Connection, *, sid: str, values: dict, bodies: list[str]) -> No
     conn.execute(_FINISH, params)
 
 
-def log_outbound(conn: Connection, *, contact_id: int, channel: str, bodies: list[str], language: str) -> None:
+def log_outbound(conn: Connection, *, contact_id: int, channel: str, bodies: list[str], language: str,
+                 test: bool = False) -> None:
     now = utcnow()
     for body in bodies:
         conn.execute(_OUTBOUND, {"contact_id": contact_id, "direction": "out", "channel": channel, "text": body,
-                                 "language": language, "status": "done", "created_at": now})
+                                 "language": language, "status": "done", "test": test, "created_at": now})
 
 
 def erase_contact(conn: Connection, *, contact_id: int) -> int:
