@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup translations extract db content-check lint bench clean rasa eval
+.PHONY: browser run test setup translations extract db content-check lint bench clean rasa eval
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is needed (python3.11 not on PATH, none under pyenv); set PYTHON=/path/to/python3.11" >&2; exit 1; fi
@@ -41,7 +41,13 @@ rasa: setup
 eval: setup
 	$(BIN)/migrantinfo eval --engine $(if $(filter rasa,$(ENGINE)),both,embedded)
 
-test: setup content-check
+# The browser tests drive Debian's Chromium with Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	  else echo "error: the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: setup content-check browser
 	$(BIN)/pytest -q
 
 lint: setup
