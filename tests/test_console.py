@@ -127,3 +127,45 @@ def test_users_add_command(tmp_path) -> None:
     again = subprocess.run([binary, "users", "add", "maria", "--role", "admin"], input=PASSWORD + "\n",
                            capture_output=True, text=True, env=env, timeout=60)
     assert again.returncode == 1 and "exists already" in again.stderr
+
+
+def console_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Every console route but the login form itself, as (method, path), checked to be served by the app."""
+    from app.console import content_pages, insights, simulator, views
+
+    routes = []
+    for module in (views, simulator, content_pages, insights):
+        for route in module.router.routes:
+            if route.path != "/console/login":
+                routes += [(method, route.path) for method in sorted(route.methods - {"HEAD"})]
+    with TestClient(app) as probe:  # each is mounted: an anonymous request never gets a 404
+        for method, path in routes:
+            assert probe.request(method, path, follow_redirects=False).status_code != 404, path
+    return routes
+
+
+def test_every_console_route_refuses_anonymous_requests(client) -> None:
+    routes = console_routes(client.app)
+    assert len(routes) >= 8
+    for method, path in routes:
+        response = client.request(method, path, follow_redirects=False)
+        if method == "GET":
+            assert response.status_code == 303 and response.headers["location"] == "/console/login", path
+        else:
+            assert response.status_code == 401, (method, path)
+        assert "csrf" not in response.text.lower() or method != "GET"
+
+
+def test_every_console_post_needs_the_csrf_token(client, operator) -> None:
+    log_in(client, operator)
+    for method, path in console_routes(client.app):
+        if method == "POST":
+            assert client.post(path, data={}, follow_redirects=False).status_code == 403, path
+            assert client.post(path, data={"csrf_token": "forged"}, follow_redirects=False).status_code == 403, path
+
+
+def test_editors_cannot_reload_content(client) -> None:
+    auth.add_user(client.app.state.engine, name="edith", password=PASSWORD, role="editor")
+    log_in(client, "edith")
+    token = csrf_of(client)
+    assert client.post("/console/content/reload", data={"csrf_token": token}, follow_redirects=False).status_code == 403
