@@ -28,6 +28,17 @@ log = logging.getLogger("migrantinfo")
 BOLD = re.compile(r"\*([^*\n]+)\*")  # WhatsApp's *bold* means nothing on SMS
 
 
+def sms_pages(texts: list[str], *, language: str, settings: Settings) -> list[str]:
+    """Every SMS page of a reply: the first is sent, the others wait for MORE (the console previews them)."""
+    hint = Texts(language, settings.locales_dir).gettext("Reply MORE for more.")
+    return split_sms(BOLD.sub(r"\1", "\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
+
+
+def whatsapp_parts(texts: list[str], *, settings: Settings) -> list[str]:
+    """The WhatsApp messages of a reply, split at paragraphs under the length limit."""
+    return split_whatsapp("\n\n".join(texts), limit=settings.whatsapp_max_chars)
+
+
 @dataclass
 class Outcome:
     """What to send back for one inbound message."""
@@ -193,12 +204,10 @@ class Assistant:
         paged = convo.state.pop("paged", False)
         if channel != "sms":
             convo.state.pop("pages", None)
-            return split_whatsapp("\n\n".join(reply.whatsapp), limit=self.settings.whatsapp_max_chars)
+            return whatsapp_parts(reply.whatsapp, settings=self.settings)
         if paged:  # a page already cut and converted
             return reply.sms
-        texts = Texts(convo.language, self.settings.locales_dir)
-        pages = split_sms(BOLD.sub(r"\1", "\n\n".join(reply.sms)), max_segments=self.settings.sms_max_segments,
-                          more_hint=texts.gettext("Reply MORE for more."))
+        pages = sms_pages(reply.sms, language=convo.language, settings=self.settings)
         if len(pages) > 1:
             convo.state["pages"] = pages[1:]
         else:

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from app.config import ROOT
 from app.console import auth
-from app.console.content_pages import sms_pages
 from app.i18n import Texts
 from app.main import create_app
+from app.pipeline import sms_pages
 from app.render import sms_info, split_whatsapp, to_gsm7
 from tests.conftest import BASE, make_settings
 from tests.test_console import PASSWORD, csrf_of, log_in

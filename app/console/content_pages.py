@@ -27,8 +27,8 @@ from app.knowledge.live import LiveKnowledge, fingerprint
 from app.knowledge.loader import ContentError, Document, Problem, RawContent, load_content
 from app.knowledge.report import Cell, coverage
 from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, AnswersFile
-from app.pipeline import BOLD
-from app.render import SmsInfo, sms_info, split_sms, split_whatsapp
+from app.pipeline import sms_pages, whatsapp_parts
+from app.render import SmsInfo, sms_info
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
@@ -37,17 +37,6 @@ RELOADERS = ("operator", "admin")
 
 
 # --- rendering, as the pipeline does it -------------------------------------------------------------------------
-
-def sms_pages(texts: list[str], *, language: str, settings: Settings) -> list[str]:
-    """Every SMS page of a reply, cut as Assistant.render cuts them (the first is sent, the others on MORE)."""
-    hint = Texts(language, settings.locales_dir).gettext("Reply MORE for more.")
-    return split_sms(BOLD.sub(r"\1", "\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
-
-
-def whatsapp_parts(texts: list[str], *, settings: Settings) -> list[str]:
-    """The WhatsApp messages of a reply, as Assistant.render splits them."""
-    return split_whatsapp("\n\n".join(texts), limit=settings.whatsapp_max_chars)
-
 
 def reply_texts(kb: KnowledgeBase, topic: str, country: str, language: str,
                 locales_dir: Path) -> tuple[Answer | None, list[str], list[str]]:
