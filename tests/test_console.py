@@ -130,7 +130,7 @@ def test_users_add_command(tmp_path) -> None:
 
 
 def console_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """Every console route but the login form itself, as (method, path), checked to be served by the app."""
+    """Every console route but the login form itself, as (method, path); the anonymous test shows each is served."""
     from app.console import content_pages, insights, simulator, views
 
     routes = []
@@ -138,9 +138,6 @@ def console_routes(app) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def
         for route in module.router.routes:
             if route.path != "/console/login":
                 routes += [(method, route.path) for method in sorted(route.methods - {"HEAD"})]
-    with TestClient(app) as probe:  # each is mounted: an anonymous request never gets a 404
-        for method, path in routes:
-            assert probe.request(method, path, follow_redirects=False).status_code != 404, path
     return routes
 
 
