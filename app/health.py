@@ -4,8 +4,8 @@ import anyio
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
+from app.db import reachable
 from app.deps import AssistantDep, EngineDep, KnowledgeDep, require_token
 
 router = APIRouter(tags=["health"])
@@ -25,16 +25,7 @@ async def metrics(assistant: AssistantDep) -> Response:
 @router.get("/readyz")
 async def readyz(engine: EngineDep, knowledge: KnowledgeDep, assistant: AssistantDep) -> JSONResponse:
     """Database reachable, knowledge base loaded (its version and load time), engine ready."""
-
-    def ping() -> bool:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
-
-    database = await anyio.to_thread.run_sync(ping)
+    database = await anyio.to_thread.run_sync(reachable, engine)
     kb = knowledge.get() if knowledge.ready else None
     understander = assistant.understander
     primary = understander.primary

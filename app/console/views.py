@@ -10,9 +10,10 @@ import anyio
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.console import auth
+from app.db import reachable
 from app.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
 from app.i18n import translations
 from app.models import Message, utcnow
@@ -133,15 +134,7 @@ def latency_percentiles(engine, *, hours: int = 24) -> dict[str, float | None]: 
 @router.get("/health")
 async def health(request: Request, account: AnyRole, engine: EngineDep, knowledge: KnowledgeDep,
                  assistant: AssistantDep) -> HTMLResponse:
-    def database() -> bool:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
-
-    ok = await anyio.to_thread.run_sync(database)
+    ok = await anyio.to_thread.run_sync(reachable, engine)
     latency = await anyio.to_thread.run_sync(latency_percentiles, engine) if ok else {}
     understander = assistant.understander
     rasa = await anyio.to_thread.run_sync(understander.primary.ready) if understander.primary else None
