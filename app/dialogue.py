@@ -7,7 +7,7 @@ from pathlib import Path
 from app import keywords
 from app.i18n import Texts
 from app.knowledge import KnowledgeBase
-from app.knowledge.base import short_url
+from app.knowledge.base import Answer, short_url
 from app.messages import Inbound, Reply, Understanding
 from app.understanding.danger import in_danger
 from app.understanding.router import Understander
@@ -25,6 +25,19 @@ class Conversation:
     state: dict = field(default_factory=dict)
     first_contact: bool = False
     sender: str = ""  # the hashed address, for engines that keep their own conversation
+
+
+def answer_texts(kb: KnowledgeBase, topic: str, country: str | None,
+                 texts: Texts) -> tuple[Answer | None, list[str], list[str]]:
+    """What the assistant says when asked a topic for a country: the answer, WhatsApp texts, SMS texts.
+
+    The console's content preview shows exactly this.
+    """
+    answer = kb.answer(topic, country, texts.language)
+    if answer is None:
+        sorry = texts.gettext("I have no checked information on this yet. Write MENU for other topics.")
+        return None, [sorry], [sorry]
+    return answer, [answer.whatsapp, texts.gettext("Write MENU for other topics.")], [answer.sms]
 
 
 class Dialogue:
@@ -155,13 +168,10 @@ class Dialogue:
     def _answer(self, topic: str, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply) -> Reply:
         reply.understanding.intent = reply.understanding.topic = topic
         reply.understanding.country = convo.country
-        answer = kb.answer(topic, convo.country, convo.language)
-        if answer is None:
-            reply.understanding.answered = False
-            reply.say(texts.gettext("I have no checked information on this yet. Write MENU for other topics."))
-            return reply
-        reply.say(answer.whatsapp, sms=answer.sms)
-        reply.whatsapp.append(texts.gettext("Write MENU for other topics."))
+        answer, whatsapp, sms = answer_texts(kb, topic, convo.country, texts)
+        reply.understanding.answered = answer is not None
+        reply.whatsapp += whatsapp
+        reply.sms += sms
         return reply
 
     def _menu(self, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply) -> Reply:

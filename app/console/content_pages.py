@@ -20,6 +20,7 @@ from app.config import Settings
 from app.console import auth
 from app.console.views import AnyRole, console_language, render, role
 from app.deps import KnowledgeDep, SettingsDep
+from app.dialogue import answer_texts
 from app.i18n import LANGUAGES, Texts
 from app.knowledge.base import Answer, KnowledgeBase
 from app.knowledge.checks import check
@@ -38,17 +39,6 @@ RELOADERS = ("operator", "admin")
 
 # --- rendering, as the pipeline does it -------------------------------------------------------------------------
 
-def reply_texts(kb: KnowledgeBase, topic: str, country: str, language: str,
-                locales_dir: Path) -> tuple[Answer | None, list[str], list[str]]:
-    """What the dialogue says when asked a topic for a country (Dialogue._answer): answer, WhatsApp, SMS texts."""
-    texts = Texts(language, locales_dir)
-    answer = kb.answer(topic, country, language)
-    if answer is None:
-        sorry = texts.gettext("I have no checked information on this yet. Write MENU for other topics.")
-        return None, [sorry], [sorry]
-    return answer, [answer.whatsapp, texts.gettext("Write MENU for other topics.")], [answer.sms]
-
-
 @dataclasses.dataclass(frozen=True)
 class Preview:
     """One answer as it is (or would be) sent on each channel, with where it comes from."""
@@ -63,7 +53,7 @@ class Preview:
 
 def preview(kb: KnowledgeBase, topic: str, country: str, language: str, settings: Settings,
             kind: str = "served") -> Preview:
-    answer, whatsapp, sms = reply_texts(kb, topic, country, language, settings.locales_dir)
+    answer, whatsapp, sms = answer_texts(kb, topic, country, Texts(language, settings.locales_dir))
     own, regional = kb.entry(topic, country)
     entry = (own or regional) if answer else None
     appended = regional if answer and own and own.regional == "append" and regional \

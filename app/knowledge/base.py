@@ -156,29 +156,22 @@ class KnowledgeBase:
         sms = "\n".join([*notes, sms, footer])
         return Answer(topic, country if own else None, lang, whatsapp, sms, main.last_reviewed, source, lang != language)
 
-    def emergency_numbers(self, country: str, language: str) -> list[tuple[str, str]]:
-        """(label, number) of the published emergency numbers of a country."""
-        result = []
-        for item in self.countries[country].emergency if country in self.countries else []:
-            if item.status != "published":
-                continue
-            label = item.label.get(language) or item.label.get("en") or item.service  # type: ignore[call-overload]
-            result.append((label, item.number))
-        return result
+    def emergency_numbers(self, country: str, language: str, *, first: str = "general") -> list[tuple[str, str]]:
+        """(label, number) of the published emergency numbers of a country, the kind asked for first."""
+        items = [i for i in self.countries[country].emergency if i.status == "published"] \
+            if country in self.countries else []
+        items.sort(key=lambda i: i.service != first)  # stable: the file's order otherwise
+        return [(i.label.get(language) or i.label.get("en") or i.service, i.number)  # type: ignore[call-overload]
+                for i in items]
 
     def numbers_block(self, country: str, language: str, *, first: str = "general") -> str:
         """The published emergency numbers of a country as lines, the kind asked for first."""
-        items = [i for i in self.countries[country].emergency if i.status == "published"] \
-            if country in self.countries else []
-        if not items:
+        numbers = self.emergency_numbers(country, language, first=first)
+        if not numbers:
             return ""
-        items.sort(key=lambda i: i.service != first)
         texts = Texts(language, self.locales_dir)
-        lines = [texts.gettext("*Emergency numbers in {country}:*", country=self.country_name(country, language))]
-        for item in items:
-            label = item.label.get(language) or item.label.get("en") or item.service  # type: ignore[call-overload]
-            lines.append(f"{label}: {item.number}")
-        return "\n".join(lines)
+        title = texts.gettext("*Emergency numbers in {country}:*", country=self.country_name(country, language))
+        return "\n".join([title, *(f"{label}: {number}" for label, number in numbers)])
 
     def nearest(self, location: tuple[float, float], *, limit: int = 3) -> list[ServiceMatch]:
         """The published service points nearest to a location, with their distance."""

@@ -38,8 +38,8 @@ class Understander:
 
     def understand(self, text: str, *, sender: str, channel: str, language: str,
                    country: str | None) -> Understanding:
-        detected = self.embedded.detect_language(text, current=language)
         if self.primary is not None:
+            detected = self.embedded.detect_language(text, current=language)  # Rasa has no detector of its own
             started = perf_counter()
             found = self.primary.understand(text, sender=sender, channel=channel, language=detected,
                                             country=country)
@@ -55,8 +55,8 @@ class Understander:
             if self.metrics:
                 self.metrics.fallbacks.inc()
             log.warning("fallback to the embedded engine (%d so far) sender=%s", self.fallbacks, sender[:12])
-        started = perf_counter()
-        found = self.embedded.understand(text, sender=sender, channel=channel, language=detected, country=country)
+        started = perf_counter()  # the embedded engine detects the language itself
+        found = self.embedded.understand(text, sender=sender, channel=channel, language=language, country=country)
         if self.metrics:
             self.metrics.engine_latency.labels(self.embedded.name).observe(perf_counter() - started)
         return found
