@@ -77,6 +77,7 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         location=location,
         choice=choice,
         carrier_keyword=(form.get("OptOutType") or "").upper() or None,
+        to=(form.get("To") or "").strip(),
     )
 
 

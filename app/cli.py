@@ -30,19 +30,23 @@ def serve(args: argparse.Namespace) -> int:
     rasa = None
     if settings.engine == "rasa" and not args.no_rasa:
         rasa = _start_rasa(settings, app_port=port)
+    queue_worker = None if args.no_worker else _start_worker()
     print(f"Migrantinfo on http://{host}:{port}")
     print(f"  Twilio webhook (SMS and WhatsApp): {settings.public_base_url.rstrip('/')}/webhooks/twilio")
     print(f"  Status callback:                   {settings.public_base_url.rstrip('/')}/webhooks/twilio/status")
     print(f"  Try it: curl -s localhost:{port}/api/v1/messages -H 'content-type: application/json' "
           "-d '{\"sender\": \"+5215512345678\", \"text\": \"ASILO MX\", \"channel\": \"sms\"}'")
     print("  or chat in the terminal: .venv/bin/migrantinfo chat --channel sms --from +5215512345678")
+    if queue_worker is not None:
+        print(f"  Queue worker (alerts): pid {queue_worker.pid}, {'Redis' if settings.redis_url else 'SQLite'} queue")
     try:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
     finally:
-        if rasa is not None:
-            from app.rasa_setup import stop_server
+        from app.rasa_setup import stop_server
 
-            stop_server(rasa)
+        for child in (queue_worker, rasa):
+            if child is not None:
+                stop_server(child)
     return 0
 
 
@@ -229,6 +233,116 @@ def users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(_: argparse.Namespace) -> int:
+    from app.queue import run_worker
+
+    run_worker(get_settings())
+    return 0
+
+
+def _start_worker():  # type: ignore[no-untyped-def]
+    """The queue worker beside the web server (`make run`); it stops when the server stops."""
+    import subprocess
+
+    from app.rasa_setup import _die_with_parent
+
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], preexec_fn=_die_with_parent)
+
+
+def _alerts_context():  # type: ignore[no-untyped-def]
+    from app.db import make_engine, upgrade
+    from app.knowledge.live import LiveKnowledge
+    from app.queue import Queue
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    upgrade(engine)
+    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
+    knowledge.reload()
+    return settings, engine, knowledge.get(), Queue(settings)
+
+
+def alerts_send(args: argparse.Namespace) -> int:
+    from app import alerts
+
+    texts = {}
+    for item in args.text:
+        language, sep, text = item.partition("=")
+        if not sep:
+            print(f"error: --text takes LANGUAGE=TEXT, not {item!r}", file=sys.stderr)
+            return 2
+        texts[language] = text
+    settings, engine, kb, queue = _alerts_context()
+    try:
+        composed = alerts.compose_all(kb, country=args.country.upper(), texts=texts, locales_dir=settings.locales_dir)
+    except alerts.AlertError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for view in alerts.preview(engine, country=args.country.upper(), composed=composed):
+        print(f"--- {view.language}: {view.recipients} subscribers ({view.templates} by WhatsApp template), "
+              f"SMS {view.sms_segments} segment(s) {view.sms_encoding}")
+        print(view.text)
+    if not args.yes:
+        if input("Send this alert? [y/N] ").strip().lower() not in ("y", "yes", "s", "si", "sí"):
+            print("not sent")
+            return 1
+    alert_id = alerts.start(engine, queue, kb=kb, settings=settings, country=args.country.upper(), texts=texts,
+                            created_by=args.by)
+    print(f"alert {alert_id} queued ({queue.storage} queue)")
+    return _watch(engine, alert_id, wait=args.wait, timeout=args.timeout)
+
+
+def alerts_status(args: argparse.Namespace) -> int:
+    from app import alerts
+
+    settings, engine, _, _ = _alerts_context()
+    if alerts.get(engine, args.id) is None:
+        print(f"error: no alert {args.id}", file=sys.stderr)
+        return 2
+    return _watch(engine, args.id, wait=args.watch, timeout=args.timeout)
+
+
+def _watch(engine, alert_id: int, *, wait: bool, timeout: float) -> int:  # type: ignore[no-untyped-def]
+    """Print the alert's counts; with `wait`, a live progress bar until every delivery is final."""
+    import time
+
+    from app import alerts
+
+    deadline = time.monotonic() + timeout
+    tty = sys.stdout.isatty()
+    while True:
+        counts = alerts.counts(engine, alert_id)
+        line = alerts.progress_line(counts)
+        finished = counts["pending"] == 0
+        if not wait or finished or time.monotonic() > deadline:
+            print(("\r" if tty else "") + line)
+            failures = alerts.failures(engine, alert_id)
+            if failures:
+                print("failures: " + ", ".join(f"{code}: {n}" for code, n in sorted(failures.items())))
+            return 0 if finished or not wait else 3
+        if tty:
+            print("\r" + line, end="", flush=True)
+        time.sleep(0.5)
+
+
+def alerts_list(_: argparse.Namespace) -> int:
+    from app import alerts
+
+    _, engine, _, _ = _alerts_context()
+    for alert in alerts.recent(engine):
+        counts = alerts.counts(engine, alert["id"])
+        print(f"{alert['id']:>5} {alert['created_at']:%Y-%m-%d %H:%M} {alert['country']} {alert['status']:<8} "
+              f"{alerts.progress_line(counts, width=10)}")
+    return 0
+
+
+def keys_new(_: argparse.Namespace) -> int:
+    from app.crypto import new_key
+
+    print(new_key())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="migrantinfo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -236,7 +350,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--no-rasa", action="store_true", help="with ENGINE=rasa, do not start Rasa (it runs elsewhere)")
+    p.add_argument("--no-worker", action="store_true", help="do not start the queue worker (it runs elsewhere)")
     p.set_defaults(func=serve)
+    commands.add_parser("worker", help="run the queue worker (alerts)").set_defaults(func=worker)
+    alerts = commands.add_parser("alerts", help="alerts to subscribers").add_subparsers(dest="alerts_command",
+                                                                                      required=True)
+    p = alerts.add_parser("send", help="preview and send an alert to a country's subscribers")
+    p.add_argument("--country", required=True, help="two-letter code, e.g. MX")
+    p.add_argument("--text", action="append", required=True, metavar="LANG=TEXT",
+                   help="the alert in one language (repeat for more), e.g. --text es='...' --text en='...'")
+    p.add_argument("--yes", action="store_true", help="send without asking")
+    p.add_argument("--no-wait", dest="wait", action="store_false", help="do not follow the progress")
+    p.add_argument("--timeout", type=float, default=3600.0, help="stop following after this many seconds")
+    p.add_argument("--by", default="cli", help="who sends it (kept with the alert)")
+    p.set_defaults(func=alerts_send)
+    p = alerts.add_parser("status", help="the counts of an alert")
+    p.add_argument("id", type=int)
+    p.add_argument("--watch", action="store_true", help="a live progress bar until it is done")
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p.set_defaults(func=alerts_status)
+    alerts.add_parser("list", help="the latest alerts").set_defaults(func=alerts_list)
+    keys = commands.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("new", help="print a new key for ADDRESS_KEYS").set_defaults(func=keys_new)
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=db_upgrade)
     commands.add_parser("purge", help="remove message texts past retention").set_defaults(func=purge)

@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     login_window_seconds: int = 900
     log_level: str = "INFO"
 
+    # Outbound messages (alerts, operators' replies) through Twilio's REST API, from the queue worker.
+    twilio_account_sid: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"  # the tests point it at a loopback server
+    twilio_timeout_seconds: float = 10.0
+    twilio_sms_from: str = ""  # used when a subscriber's own sender number is not known
+    twilio_whatsapp_from: str = ""
+    sms_mps: int = Field(1, ge=1)  # messages per second of each SMS sender (long code: 1)
+    whatsapp_mps: int = Field(80, ge=1)  # messages per second of each WhatsApp sender
+    whatsapp_alert_templates: dict[str, str] = {}  # language -> approved ContentSid (HX...) with one variable
+    address_keys: str = ""  # Fernet keys, comma-separated, the first encrypts; see README
+    redis_url: str = ""  # shared queue and rate limits for several workers; empty: SQLite queue, local limits
+    queue_path: Path = ROOT / "var" / "queue.db"
+    queue_name: str = "migrantinfo"  # several deployments may share one Redis under different names
+    queue_workers: int = Field(8, ge=1, le=64)  # sending threads per worker process
+    alert_lease_seconds: float = Field(60.0, gt=0)
+    alert_max_attempts: int = Field(5, ge=1)
+    alert_retry_seconds: float = Field(2.0, ge=0)  # first back-off; doubles per attempt
+    handover_on_danger: bool = True
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -74,6 +93,8 @@ class Settings(BaseSettings):
             problems.append("TWILIO_AUTH_TOKEN must be your Twilio auth token")
         if self.public_base_url.startswith("http://127.0.0.1") or not self.public_base_url.startswith("https://"):
             problems.append("PUBLIC_BASE_URL must be the public https:// address Twilio calls")
+        if not self.address_keys:
+            problems.append("ADDRESS_KEYS must hold a Fernet key (migrantinfo keys new) to encrypt addresses")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

@@ -109,9 +109,7 @@ class Dialogue:
             reply.say(texts.gettext("You are welcome. Write MENU whenever you need information."))
             return reply
         if u.intent == "human":
-            reply.say(texts.gettext("I cannot put you in touch with a person yet. If you are in danger, call the "
-                                    "emergency number of the country you are in."))
-            return self._menu(kb, texts, convo, reply)
+            return reply  # the pipeline opens a hand-over to a person
         if u.intent in ("greet", "menu", "affirm", "deny"):
             return self._menu(kb, texts, convo, reply)
         u.intent, u.answered = "out_of_scope", False
@@ -130,6 +128,7 @@ class Dialogue:
         texts = Texts(convo.language, self._locales_dir)
         reply.understanding = Understanding(intent="emergency", language=convo.language, topic="emergency",
                                             country=country, confidence=u.confidence, engine=u.engine)
+        reply.danger = True
         if country is None:
             reply.say(texts.gettext("If you are in danger, call the emergency number of the country you are in now."))
             convo.state.update(awaiting="country", topic="emergency")
@@ -179,6 +178,7 @@ class Dialogue:
             reply.say(texts.gettext("Hello! I give free, official information for migrants. I never ask for money."))
         lines = [texts.gettext("*What do you need?* Reply with a number:")]
         lines += [f"{i}. {kb.topic_name(t.id, convo.language)}" for i, t in enumerate(kb.topics, 1)]
+        lines.append(texts.gettext("ALERTS: get alerts for your country. PERSON: talk to a person."))
         if convo.country:
             lines.append(texts.gettext("Country: {country}. To change it, write the name of another country.",
                                        country=kb.country_name(convo.country, convo.language)))

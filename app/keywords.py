@@ -61,6 +61,14 @@ KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "pt": ("PORTUGUES", "PORTUGUESE", "PORTUGAIS"),
         "nl": ("NEDERLANDS", "DUTCH", "HOLANDES", "NEERLANDAIS"),
     },
+    "human": {
+        "en": ("HUMAN", "AGENT", "PERSON", "OPERATOR", "TALK TO A PERSON"),
+        "es": ("PERSONA", "AGENTE", "HUMANO", "ASESOR", "HABLAR CON UNA PERSONA"),
+        "fr": ("PERSONNE", "CONSEILLER", "HUMAIN"),
+        "ht": ("MOUN", "AJAN", "PALE AK YON MOUN"),
+        "pt": ("PESSOA", "ATENDENTE"),
+        "nl": ("MEDEWERKER", "MENS"),
+    },
     "affirm": {
         "en": ("YES",),
         "es": ("SI", "CONFIRMO"),
@@ -97,7 +105,7 @@ def _index(kinds: tuple[str, ...]) -> dict[str, Keyword]:
 
 
 # Affirmations are only meaningful as answers to a question, so they are matched separately.
-_COMMANDS = _index(("opt_out", "opt_in", "help", "erase", "menu", "more", "language"))
+_COMMANDS = _index(("opt_out", "opt_in", "help", "erase", "menu", "more", "language", "human"))
 _AFFIRM = _index(("affirm",))
 
 
@@ -108,3 +116,31 @@ def match(text: str) -> Keyword | None:
 
 def is_affirmation(text: str) -> bool:
     return normalize(text) in _AFFIRM
+
+
+# Alerts: ALERTAS, ALERTAS MX, ALERTAS NO, STOP ALERTS... The first word says the language of the keyword.
+ALERT_WORDS = {"ALERTAS": "es", "ALERTA": "es", "ALERTS": "en", "ALERT": "en", "ALERTES": "fr", "ALERTE": "fr",
+               "ALET": "ht", "MELDINGEN": "nl", "WAARSCHUWINGEN": "nl"}
+ALERTS_OFF = {"NO", "OFF", "NON", "NAO", "UIT", "STOP", "BAJA", "KANPE", "PARAR", "ARRET", "STOPPEN"}
+
+
+@dataclass(frozen=True)
+class AlertCommand:
+    subscribe: bool
+    language: str
+    rest: str  # what follows the keyword: a country, or nothing
+
+
+def alert_command(text: str) -> AlertCommand | None:
+    """ALERTS [country] subscribes; ALERTS OFF / STOP ALERTS (and their translations) unsubscribe."""
+    words = normalize(text).split()
+    if not words:
+        return None
+    if words[0] in ALERT_WORDS:
+        language, rest = ALERT_WORDS[words[0]], words[1:]
+        if rest and rest[0] in ALERTS_OFF:
+            return AlertCommand(False, language, " ".join(rest[1:]))
+        return AlertCommand(True, language, " ".join(rest))
+    if len(words) >= 2 and words[0] in ALERTS_OFF and words[1] in ALERT_WORDS:
+        return AlertCommand(False, ALERT_WORDS[words[1]], " ".join(words[2:]))
+    return None

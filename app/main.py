@@ -8,13 +8,16 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from app import admin, api, health, rasa_actions, webhooks
+from app import admin, alerts_api, api, health, rasa_actions, webhooks
 from app.config import Settings, get_settings
 from app.console import content_pages, insights, simulator
 from app.console import views as console
 from app.db import make_engine, upgrade
 from app.knowledge.live import LiveKnowledge
+from app.outbound import Twilio
 from app.pipeline import Assistant
+from app.queue import Queue
+from app.ratelimit import SenderLimits
 
 log = logging.getLogger("migrantinfo")
 
@@ -38,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.knowledge = knowledge
         app.state.assistant = assistant = Assistant(settings, engine, knowledge)
+        app.state.queue = Queue(settings)  # the app only enqueues; `migrantinfo worker` sends
+        app.state.twilio, app.state.limits = Twilio(settings), SenderLimits(settings)  # operators' replies
         if engine.dialect.name == "sqlite":  # one writer: hand messages to one thread at a time, in order
             assistant.limiter = anyio.CapacityLimiter(1)
             # With the embedded engine nothing leaves the process: a message costs ~1.5 ms of CPU, so it is
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Migrantinfo", version="0.1.0", lifespan=lifespan)
     app.include_router(webhooks.router)
     app.include_router(api.router)
+    app.include_router(alerts_api.router)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(rasa_actions.router)

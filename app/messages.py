@@ -16,6 +16,7 @@ class Inbound:
     choice: str | None = None  # a WhatsApp button payload or list item id
     carrier_keyword: str | None = None  # Twilio's OptOutType: it already answered STOP/START/HELP
     test: bool = False
+    to: str = ""  # our number the person wrote to: alerts and operators' replies leave from it
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Reply:
     whatsapp: list[str] = field(default_factory=list)
     sms: list[str] = field(default_factory=list)
     silent: bool = False
+    danger: bool = False  # the person may be in danger: emergency numbers first, and a person is told
 
     def say(self, text: str, *, sms: str | None = None) -> None:
         self.whatsapp.append(text)

@@ -21,6 +21,8 @@ class Metrics:
         self.signature_failures = Counter("migrantinfo_signature_failures",
                                           "Requests refused for a missing or wrong X-Twilio-Signature", registry=r)
         self.opt_outs = Counter("migrantinfo_opt_outs", "People who wrote STOP or an equivalent", registry=r)
+        self.handovers = Counter("migrantinfo_handovers", "Conversations handed to a person (or raised)",
+                                 registry=r)
         self.erasures = Counter("migrantinfo_erasures", "People whose data was erased at their request", registry=r)
         self.failures = Counter("migrantinfo_failures", "Messages answered with the apology after a failure",
                                 registry=r)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -101,3 +101,78 @@ class LoginFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, index=True)
     at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Subscription(SQLModel, table=True):
+    """A person who asked for a country's alerts. The address is kept encrypted, only while subscribed."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("contact_id", "country"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    country: str = Field(max_length=2, index=True)
+    channel: str = Field(max_length=16)
+    address_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    sender: str = Field(default="", max_length=64)  # our number the person wrote to (not personal data)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Alert(SQLModel, table=True):
+    """A message from the country office to everyone subscribed to a country's alerts."""
+
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    country: str = Field(max_length=2, index=True)
+    texts: str = Field(sa_column=Column(Text, nullable=False))  # JSON {language: text}
+    status: str = Field(default="sending", max_length=16)  # sending | done
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime | None = None  # the last time a queue worker delivered some of it
+    finished_at: datetime | None = None
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One alert to one contact: the unique pair is what makes sending idempotent."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "contact_id"),
+                      Index("ix_alert_deliveries_claim", "alert_id", "status", "next_attempt_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alerts.id")
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", index=True)
+    subscription_id: int | None = Field(default=None, foreign_key="subscriptions.id")
+    # pending -> sending -> queued/sent/delivered/read (Twilio) | failed | undelivered | skipped
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    claimed_at: datetime | None = None
+    message_sid: str | None = Field(default=None, max_length=64, unique=True)
+    template: bool = False
+    error_code: int | None = None
+    error: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Handover(SQLModel, table=True):
+    """A conversation handed to a person of the office; the bot is silent while it is open."""
+
+    __tablename__ = "handovers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", index=True)
+    status: str = Field(default="open", max_length=16, index=True)  # open | closed
+    priority: int = 0  # 1: a danger message opened it
+    reason: str = Field(default="asked", max_length=16)  # asked | danger
+    channel: str = Field(max_length=16)
+    language: str | None = Field(default=None, max_length=8)
+    country: str | None = Field(default=None, max_length=2)
+    address_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # wiped on close
+    sender: str = Field(default="", max_length=64)
+    opened_at: datetime = Field(default_factory=utcnow)
+    last_inbound_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)

@@ -11,9 +11,10 @@ from time import perf_counter
 import anyio
 from sqlalchemy.engine import Connection, Engine
 
-from app import keywords, store
+from app import alerts, handovers, keywords, store
 from app.config import Settings
 from app.contacts import defaults_for
+from app.crypto import box_for
 from app.dialogue import Conversation, Dialogue
 from app.i18n import Texts
 from app.knowledge.live import LiveKnowledge
@@ -22,6 +23,7 @@ from app.metrics import Metrics
 from app.models import utcnow
 from app.privacy import hash_address, mask_text
 from app.render import split_sms, split_whatsapp
+from app.understanding.danger import in_danger
 from app.understanding.router import build_understander
 
 log = logging.getLogger("migrantinfo")
@@ -63,6 +65,7 @@ class Assistant:
         self.understander = build_understander(settings, knowledge)
         self.understander.metrics = self.metrics
         self.dialogue = Dialogue(knowledge.get, self.understander, locales_dir=settings.locales_dir)
+        self.box = box_for(settings.address_keys, settings.hash_secret)
 
     def sender_id(self, address: str) -> str:
         return hash_address(address, secret=self.settings.hash_secret)
@@ -136,6 +139,8 @@ class Assistant:
         if kind == "opt_out":
             self.metrics.opt_outs.inc()
             contact.opted_out, contact.opted_out_at, convo.state = True, now, {}
+            alerts.unsubscribe(conn, contact_id=contact.id)  # STOP ends everything: alerts and hand-overs too
+            handovers.close_all(conn, contact_id=contact.id, by="STOP")
             reply.silent = msg.carrier_keyword == "STOP"  # Twilio already confirmed it on SMS
             reply.say(texts.gettext("You will not receive more messages. To start again, write START."))
             return reply
@@ -166,6 +171,19 @@ class Assistant:
                 reply.say(texts.gettext("Done: everything we stored about you has been deleted."))
                 return reply
             reply.say(texts.gettext("Nothing was deleted."))
+        handover = handovers.open_for(conn, contact.id) if kind != "erase" else None
+        if handover is not None:  # a person of the office has the conversation: the bot keeps quiet
+            danger = bool(msg.text) and in_danger(msg.text)
+            handovers.touch(conn, handover["id"], danger=danger)
+            if not danger:  # but never about danger: the emergency numbers go out at once
+                reply.understanding.intent, reply.silent = "handover", True
+                return reply
+            return self.dialogue.respond(msg, convo)
+        command = keywords.alert_command(msg.text) if msg.text and not keyword else None
+        if command is not None:
+            return self._alerts(conn, msg, contact, convo, command)
+        if kind == "human":
+            return self._hand_over(conn, msg, contact, convo, reply, danger=False)
         if keyword and kind in ("language", "help", "erase") and keyword.language != convo.language \
                 and keywords.normalize(msg.text) != "INFO":
             convo.language = keyword.language
@@ -194,10 +212,64 @@ class Assistant:
                 "number of the country you are in."))
             convo.first_contact = False  # the help text already introduced the assistant
         answer = self.dialogue.respond(msg, convo)
+        if answer.understanding.intent == "human":
+            answer.understanding.language = convo.language
+            return self._hand_over(conn, msg, contact, convo, answer, danger=False)
+        if answer.danger and self.settings.handover_on_danger:
+            self._hand_over(conn, msg, contact, convo, answer, danger=True)
         answer.whatsapp[:0], answer.sms[:0] = reply.whatsapp, reply.sms
         if kind in ("help", "language", "menu"):
             answer.understanding.intent = kind
         return answer
+
+    def _hand_over(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
+                   reply: Reply, *, danger: bool) -> Reply:
+        """Pause the bot and put the conversation in the operators' queue (urgent when the person is in danger)."""
+        opened = handovers.open_(conn, contact_id=contact.id, channel=msg.channel, language=convo.language,
+                                 country=convo.country, sealed_address=self.box.seal(msg.address), sender=msg.to,
+                                 danger=danger)
+        self.metrics.handovers.inc()
+        log.info("hand-over %s %s sender=%s", opened.id, "opened" if opened.new else "updated",
+                 contact.address_hash[:12])
+        texts = Texts(convo.language, self.settings.locales_dir)
+        if danger:
+            reply.say(texts.gettext("A person from our team will also read this conversation."))
+            return reply
+        reply.understanding.intent = "human"
+        reply.say(texts.gettext("Thank you. A person from our team will reply here as soon as possible. Until "
+                                "then the assistant is paused. If you are in danger, call the emergency number "
+                                "of the country you are in."))
+        return reply
+
+    def _alerts(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
+                command: keywords.AlertCommand) -> Reply:
+        """ALERTS [country] subscribes (to the current country by default); ALERTS OFF unsubscribes."""
+        kb = self.knowledge.get()
+        if convo.first_contact:  # a first message in another language than the number's country speaks
+            convo.language = command.language
+        texts = Texts(convo.language, self.settings.locales_dir)
+        country = (kb.country_in_text(command.rest) or kb.country_for_word(command.rest)) if command.rest else None
+        reply = Reply(Understanding(intent="alerts_on" if command.subscribe else "alerts_off",
+                                    language=convo.language, country=country or convo.country))
+        if not command.subscribe:
+            gone = alerts.unsubscribe(conn, contact_id=contact.id, country=country)
+            reply.say(texts.gettext("You will not get alerts any more.") if gone
+                      else texts.gettext("You were not subscribed to alerts."))
+            return reply
+        country = country or convo.country
+        if country is None:
+            reply.say(texts.gettext("Which country's alerts do you want? Write ALERTS and the country, "
+                                    "for example ALERTS MX."))
+            return reply
+        convo.country = country
+        name = kb.country_name(country, convo.language)
+        new = alerts.subscribe(conn, contact_id=contact.id, country=country, channel=msg.channel,
+                               sealed_address=self.box.seal(msg.address), sender=msg.to)
+        reply.say(texts.gettext("You will get the alerts for {country}. To stop them, write ALERTS OFF.",
+                                country=name) if new else
+                  texts.gettext("You already get the alerts for {country}. To stop them, write ALERTS OFF.",
+                                country=name))
+        return reply
 
     def render(self, reply: Reply, channel: str, convo: Conversation) -> list[str]:
         """How to say it: SMS pages of at most N segments (the rest on MORE), WhatsApp parts at paragraphs."""

@@ -13,11 +13,14 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.models import Contact, DeliveryStatus, Message, utcnow
+from app.models import AlertDelivery, Contact, DeliveryStatus, Handover, Message, Subscription, utcnow
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 MESSAGES = Message.__table__  # type: ignore[attr-defined]
 STATUSES = DeliveryStatus.__table__  # type: ignore[attr-defined]
+DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
+SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
+HANDOVERS = Handover.__table__  # type: ignore[attr-defined]
 
 # Statuses only move forward; a late "sent" must not overwrite "delivered".
 STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3,
@@ -154,6 +157,10 @@ def erase_contact(conn: Connection, *, contact_id: int) -> int:
         contact_id=None, text=None, reply=None, intent=None, topic=None, country=None, language=None,
         confidence=None, engine=None))
     deleted = conn.execute(delete(MESSAGES).where(MESSAGES.c.contact_id == contact_id))
+    conn.execute(update(DELIVERIES).where(DELIVERIES.c.contact_id == contact_id).values(
+        contact_id=None, subscription_id=None))
+    conn.execute(delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.contact_id == contact_id))
+    conn.execute(delete(HANDOVERS).where(HANDOVERS.c.contact_id == contact_id))
     conn.execute(delete(CONTACTS).where(CONTACTS.c.id == contact_id))
     return deleted.rowcount
 

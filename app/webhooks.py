@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 from app import store
 from app.channel import BadRequest, parse_inbound, parse_status, signature_is_valid, twiml
 from app.config import Settings
+from app.delivery import record_callback
 from app.deps import AssistantDep, EngineDep, SettingsDep
 from app.messages import Inbound
 from app.pipeline import Assistant, Outcome
@@ -83,7 +84,11 @@ async def status(request: Request, settings: SettingsDep, engine: EngineDep) -> 
         sid, state, error_code = parse_status(form)  # type: ignore[arg-type]
     except BadRequest as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
-    await anyio.to_thread.run_sync(lambda: store.record_status(engine, sid=sid, status=state, error_code=error_code))
+    def record() -> None:
+        store.record_status(engine, sid=sid, status=state, error_code=error_code)
+        record_callback(engine, sid=sid, status=state, error_code=error_code)  # an alert's message, if it is one
+
+    await anyio.to_thread.run_sync(record)
     if error_code:
         log.info("delivery %s sid=%s error=%s", state, sid, error_code)
     return Response(status_code=204)

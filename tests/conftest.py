@@ -1,7 +1,11 @@
 """Shared fixtures: a real SQLite file and (when TEST_DATABASE_URL is set) a real PostgreSQL database."""
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -23,7 +27,8 @@ from app.main import create_app
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-auth-token-0123456789"
 BASE = "https://bot.example.org"
-TABLES = ("messages", "contacts", "delivery_statuses", "console_sessions", "login_failures", "users")
+TABLES = ("alert_deliveries", "alerts", "subscriptions", "handovers", "messages", "contacts", "delivery_statuses",
+          "console_sessions", "login_failures", "users")
 
 
 def _postgres_url() -> str | None:
@@ -77,6 +82,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         content_dir=ROOT / "content",
         locales_dir=ROOT / "locales",
         flood_max_replies=1000,
+        queue_path=Path(tempfile.mkdtemp(prefix="migrantinfo-queue-")) / "queue.db",
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -148,3 +154,100 @@ class LiveServer:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives another process (a queue worker, uvicorn) the same settings."""
+    import json
+
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYENV_ROOT")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[name.upper()] = json.dumps(value) if isinstance(value, dict | list) else str(value)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+class Worker:
+    """`migrantinfo worker` as a real process, which a test may kill and start again."""
+
+    def __init__(self, settings: Settings, log_dir: Path, name: str = "worker") -> None:
+        self.env = settings_env(settings)
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=self.env, cwd=ROOT,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> "Worker":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def wait_for(predicate, *, timeout: float, what: str, every: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def queue_storage(request: pytest.FixtureRequest) -> str:
+    """The queue runs on both of its storages: Huey's SQLite file and Redis."""
+    if request.param == "redis":
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL).ping()
+        except redis.RedisError:
+            if os.environ.get("REQUIRE_POSTGRES"):
+                pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+            pytest.skip("Redis is not running")
+    return request.param
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def queue_settings(database_url: str, storage: str, twilio_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    """Settings for a run of the queue against the loopback Twilio, on one storage, with its own names."""
+    from tests.fake_twilio import ACCOUNT
+
+    values: dict[str, object] = dict(
+        twilio_account_sid=ACCOUNT, twilio_api_base_url=twilio_url, queue_name=f"test-{uuid.uuid4().hex[:10]}",
+        queue_path=tmp_path / "queue.db", redis_url=REDIS_URL if storage == "redis" else "",
+        sms_mps=1000, whatsapp_mps=1000, alert_lease_seconds=2.0, alert_retry_seconds=0.2, queue_workers=4,
+        whatsapp_alert_templates={"es": "HX" + "e" * 32, "en": "HX" + "a" * 32, "fr": "HX" + "f" * 32,
+                                  "ht": "HX" + "c" * 32},
+        twilio_sms_from="+5255000001", twilio_whatsapp_from="whatsapp:+5255000000", api_token="test-api-token",
+        content_watch_seconds=0,
+    )
+    values.update(overrides)
+    return make_settings(database_url, **values)

@@ -1,0 +1,109 @@
+"""Messages we start (alerts, operators' replies), sent through Twilio's Messages REST API."""
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from app.config import Settings
+
+log = logging.getLogger("migrantinfo")
+TWILIO_API = "https://api.twilio.com"
+OPTED_OUT, OUTSIDE_WINDOW = 21610, 63016  # the permanent failures an alert must record, not retry
+
+
+class SendError(Exception):
+    """Twilio did not take the message. `retryable` errors are tried again later, with back-off."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
+                 retryable: bool = False, retry_after: float | None = None, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.retryable = status, code, retryable
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous  # the request may have reached Twilio: look before sending again
+
+
+@dataclass(frozen=True)
+class Sent:
+    sid: str
+    status: str
+
+
+class _HttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client, sent to another base URL (the tests' loopback server) when configured."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(pool_connections=True, timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API):]
+        return super().request(method, url, *args, **kwargs)
+
+
+class Twilio:
+    """A thread-safe sender: one Twilio client (and connection pool) per thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.status_callback = settings.public_base_url.rstrip("/") + "/webhooks/twilio/status"
+        self._local = threading.local()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.twilio_account_sid and self.settings.twilio_auth_token)
+
+    def _client(self) -> Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            if not self.configured:
+                raise SendError("set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to send messages")
+            s = self.settings
+            http = _HttpClient(s.twilio_api_base_url, s.twilio_timeout_seconds)
+            client = self._local.client = Client(s.twilio_account_sid, s.twilio_auth_token, http_client=http)
+        return client
+
+    def send(self, *, to: str, from_: str, body: str | None = None, content_sid: str | None = None,
+             variables: dict[str, str] | None = None) -> Sent:
+        """Create one message; raises SendError with what to do about a failure."""
+        values: dict[str, object] = {"to": to, "from_": from_, "status_callback": self.status_callback}
+        if content_sid:
+            values.update(content_sid=content_sid, content_variables=json.dumps(variables or {}, ensure_ascii=False))
+        else:
+            values["body"] = body
+        client = self._client()
+        try:
+            message = client.messages.create(**values)  # type: ignore[arg-type]
+        except TwilioRestException as exc:
+            retry_after = None
+            if exc.status == 429:
+                last = client.http_client.last_response  # type: ignore[attr-defined]
+                retry_after = _seconds(last.headers.get("Retry-After") if last is not None and last.headers else None)
+            raise SendError(f"Twilio answered {exc.status}: {exc.msg}", status=exc.status, code=exc.code,
+                            retryable=exc.status == 429 or exc.status >= 500, retry_after=retry_after) from None
+        except requests.RequestException as exc:
+            raise SendError(f"no answer from Twilio: {type(exc).__name__}", retryable=True, ambiguous=True) from None
+        return Sent(sid=str(message.sid), status=str(message.status or "queued"))
+
+    def find_sent(self, *, to: str, from_: str, since: datetime) -> str | None:
+        """The sid of a message already created to `to` since `since`, if any (after a worker died mid-send)."""
+        client = self._client()
+        try:
+            found = client.messages.list(to=to, from_=from_, date_sent_after=since - timedelta(seconds=5), limit=20)
+        except (TwilioRestException, requests.RequestException) as exc:
+            raise SendError(f"could not list messages: {exc}", retryable=True, ambiguous=True) from None
+        return str(found[0].sid) if found else None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

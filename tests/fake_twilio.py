@@ -1,0 +1,170 @@
+"""A loopback HTTP server that answers as Twilio's Messages API does, and records what it was sent.
+
+201 with a sid; 429 with Retry-After past the sender's rate or when told to; 400 with code 21610 for opted-out
+numbers and 63016 for free text to WhatsApp numbers outside the 24-hour window; 500 when told to. GET lists
+the messages it took, filtered by To, From and DateSent>, as Twilio's list endpoint does.
+"""
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlparse
+
+ACCOUNT = "AC" + "0" * 32
+TOKEN = "test-auth-token-0123456789"
+PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w{32})/Messages\.json$")
+
+
+class FakeTwilio:
+    def __init__(self, *, mps: dict[str, int] | None = None, latency: float = 0.0) -> None:
+        self.mps = mps or {}  # sender -> messages per second it accepts; more gets 429
+        self.latency = latency
+        self.opted_out: set[str] = set()
+        self.in_window: set[str] = set()  # WhatsApp addresses that wrote within 24 hours
+        self.script: deque[tuple[int, dict]] = deque()  # forced answers: (status, extra), consumed in order
+        self.accepted: list[dict] = []
+        self.requests: list[dict] = []
+        self.rate_violations = 0
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> "FakeTwilio":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, status: int, **extra: object) -> None:
+        self.script.append((status, extra))
+
+    def to(self, address: str) -> list[dict]:
+        with self._lock:
+            return [m for m in self.accepted if m["To"] == address]
+
+    # --- the API ---
+
+    def _take(self, form: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+        now = time.time()
+        sender, to = form.get("From", ""), form.get("To", "")
+        with self._lock:
+            self.requests.append({**form, "at": now})
+            if self.script:
+                status, extra = self.script.popleft()
+                headers = {"Retry-After": str(extra.pop("retry_after"))} if "retry_after" in extra else {}
+                return status, _error(status, extra.get("code", 20500 if status >= 500 else 20429),
+                                      extra.get("message", "forced by the test")), headers
+            if not to or not sender or not (form.get("Body") or form.get("ContentSid")):
+                return 400, _error(400, 21602, "Message body is required."), {}
+            limit = self.mps.get(sender)
+            if limit:
+                recent = self._recent[sender]
+                while recent and recent[0] <= now - 1.0:
+                    recent.popleft()
+                if len(recent) >= limit:
+                    self.rate_violations += 1
+                    return 429, _error(429, 20429, "Too Many Requests"), {"Retry-After": "1"}
+                recent.append(now)
+            if to.split(":")[-1] in self.opted_out:
+                return 400, _error(400, 21610, "Attempt to send to unsubscribed recipient"), {}
+            if to.startswith("whatsapp:") and not form.get("ContentSid") and to not in self.in_window:
+                return 400, _error(400, 63016, "Failed to send freeform message because you are outside the "
+                                               "allowed window. Please use a Template."), {}
+            sid = "SM" + uuid.uuid4().hex
+            created = datetime.now(UTC)
+            message = {"sid": sid, "account_sid": ACCOUNT, "to": to, "from": sender, "body": form.get("Body", ""),
+                       "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
+                       "date_created": format_datetime(created, usegmt=True), "date_updated": None,
+                       "date_sent": None, "num_segments": "1", "num_media": "0", "error_code": None,
+                       "error_message": None, "price": None, "price_unit": "USD", "messaging_service_sid": None,
+                       "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}.json", "subresource_uris": {}}
+            self.accepted.append({**form, "sid": sid, "at": now, "created": created})
+            return 201, message, {}
+
+    def _list(self, query: dict[str, str]) -> dict:
+        since = query.get("DateSent>")
+        after = datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if since else None
+        with self._lock:
+            found = [m for m in self.accepted
+                     if (not query.get("To") or m["To"] == query["To"])
+                     and (not query.get("From") or m["From"] == query["From"])
+                     and (after is None or m["created"] >= after)]
+        messages = [{"sid": m["sid"], "to": m["To"], "from": m["From"], "body": m.get("Body", ""),
+                     "status": "queued", "account_sid": ACCOUNT} for m in reversed(found)]
+        return {"messages": messages, "page": 0, "page_size": 50, "start": 0, "end": max(0, len(messages) - 1),
+                "first_page_uri": "", "next_page_uri": None, "previous_page_uri": None, "uri": ""}
+
+    def _handler(self):  # type: ignore[no-untyped-def]
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def _authorized(self) -> bool:
+                expected = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+                return self.headers.get("Authorization") == expected
+
+            def _answer(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                if not PATH.match(urlparse(self.path).path):
+                    return self._answer(404, _error(404, 20404, "The requested resource was not found"))
+                if not self._authorized():
+                    return self._answer(401, _error(401, 20003, "Authenticate"))
+                if fake.latency:
+                    time.sleep(fake.latency)
+                status, body, headers = fake._take(form)
+                self._answer(status, body, headers)
+
+            def do_GET(self) -> None:  # noqa: N802
+                url = urlparse(self.path)
+                if not PATH.match(url.path):
+                    return self._answer(404, _error(404, 20404, "The requested resource was not found"))
+                if not self._authorized():
+                    return self._answer(401, _error(401, 20003, "Authenticate"))
+                self._answer(200, fake._list(dict(parse_qsl(url.query))))
+
+        return Handler
+
+
+def _error(status: int, code: int, message: str) -> dict:
+    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status}
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most messages found in any window of `window` seconds."""
+    times, best, start = sorted(times), 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

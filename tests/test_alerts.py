@@ -1,0 +1,258 @@
+"""Alerts: subscribing by keyword, and sending on the real queue (SQLite and Redis) to the loopback Twilio."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.alerts import SUBSCRIPTIONS, counts
+from app.crypto import box_for
+from app.db import make_engine
+from app.main import create_app
+from tests.conftest import (
+    BASE,
+    ROOT,
+    Worker,
+    form_of,
+    new_sid,
+    post_signed,
+    queue_settings,
+    settings_env,
+    wait_for,
+)
+from tests.fake_twilio import FakeTwilio, max_in_window
+from tests.population import add_subscribers
+
+ADMIN = {"authorization": "Bearer test-api-token"}
+
+
+def say(client: TestClient, text: str, address: str = "+529629876543") -> str:
+    form = form_of("whatsapp_text" if address.startswith("whatsapp:") else "sms_text", Body=text,
+                   From=address, MessageSid=new_sid(), SmsMessageSid="", SmsSid="")
+    response = post_signed(client, form)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def subscriptions(settings) -> list[dict]:  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(select(SUBSCRIPTIONS)).mappings()]
+    engine.dispose()
+    return rows
+
+
+def test_alert_keywords_subscribe_and_unsubscribe(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    assert "alertas de México" in say(client, "ALERTAS")  # the country of the number
+    assert "Ya recibe las alertas de México" in say(client, "alertas")
+    assert "Guatemala" in say(client, "ALERTAS GT")
+    rows = subscriptions(settings)
+    assert sorted(r["country"] for r in rows) == ["GT", "MX"]
+    box = box_for(settings.address_keys, settings.hash_secret)
+    for row in rows:
+        assert "9629876543" not in row["address_encrypted"]  # never in clear
+        assert box.open(row["address_encrypted"]) == "+529629876543"
+        assert row["sender"] == "+529621234567"  # replies leave from the number the person wrote to
+    assert "No recibira mas alertas" in say(client, "ALERTAS NO GT")
+    assert [r["country"] for r in subscriptions(settings)] == ["MX"]
+    say(client, "STOP")  # STOP ends everything
+    assert subscriptions(settings) == []
+
+
+def test_alert_keywords_in_other_languages(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    assert "alerts for Costa Rica" in say(client, "ALERTS CR", "whatsapp:+50688887777")
+    assert "alertes" in say(client, "ALERTES HT", "+50937000001").lower()
+    assert "You will not get alerts any more" in say(client, "STOP ALERTS", "whatsapp:+50688887777")
+    assert "Which country" in say(client, "ALERTS", "+447700900123")  # no country known for this number
+    assert len(subscriptions(settings)) == 1
+
+
+def test_erasing_a_person_removes_their_subscriptions(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    say(client, "ALERTAS")
+    say(client, "BORRAR")
+    say(client, "SI")
+    assert subscriptions(settings) == []
+
+
+@pytest.fixture
+def fake_twilio():  # type: ignore[no-untyped-def]
+    with FakeTwilio() as fake:
+        yield fake
+
+
+def run_alert(settings, texts: dict[str, str], *, country: str = "MX") -> int:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        response = client.post("/api/v1/alerts", json={"country": country, "texts": texts}, headers=ADMIN)
+        assert response.status_code == 202, response.text
+        return int(response.json()["id"])
+
+
+def wait_done(settings, alert_id: int, *, timeout: float = 60, worker: Worker | None = None) -> dict:  # type: ignore[no-untyped-def]
+    engine = make_engine(settings.database_url)
+    try:
+        def done() -> dict | None:
+            if worker is not None and worker.process is not None and worker.process.poll() is not None:
+                raise AssertionError("the worker died:\n" + worker.log()[-3000:])
+            result = counts(engine, alert_id)
+            return result if result["pending"] == 0 else None
+        return wait_for(done, timeout=timeout, what=f"alert {alert_id}", every=0.2)
+    finally:
+        engine.dispose()
+
+
+TEXTS = {"es": "Cierre temporal de la frontera en Tapachula.", "en": "Border crossing at Tapachula closed for now.",
+         "fr": "Frontière fermée à Tapachula pour le moment."}
+
+
+def test_alert_reaches_every_subscriber_once_in_their_language(database_url, queue_storage, fake_twilio,  # type: ignore[no-untyped-def]
+                                                               tmp_path: Path) -> None:
+    settings = queue_settings(database_url, queue_storage, fake_twilio.url, tmp_path)
+    engine = make_engine(settings.database_url)
+    people = add_subscribers(engine, settings, count=60, opted_out_every=10)
+    engine.dispose()
+    fake_twilio.in_window.update(p["address"] for p in people if p["channel"] == "whatsapp" and not p["stale"])
+    alert_id = run_alert(settings, TEXTS)
+    with Worker(settings, tmp_path) as worker:
+        result = wait_done(settings, alert_id, worker=worker)
+    eligible = [p for p in people if not p["opted_out"]]
+    assert result["queued"] == result["total"] == len(eligible) == 54
+    for person in people:
+        got = fake_twilio.to(person["address"])
+        if person["opted_out"]:
+            assert got == []
+            continue
+        assert len(got) == 1, person
+        message = got[0]
+        language = person["language"] if person["language"] in TEXTS else "fr"  # ht falls back to French
+        if person["stale"]:  # outside WhatsApp's 24-hour window: the approved template of their language
+            assert message["ContentSid"] == settings.whatsapp_alert_templates[language]
+            assert "Body" not in message
+            assert TEXTS[language] in json.loads(message["ContentVariables"])["1"]
+        else:
+            assert TEXTS[language] in message["Body"]
+            assert "ContentSid" not in message
+        assert message["StatusCallback"] == "https://bot.example.org/webhooks/twilio/status"
+        assert message["From"] == ("whatsapp:+5255000000" if person["channel"] == "whatsapp" else "+5255000001")
+
+
+def test_status_callbacks_roll_up_into_the_alert(database_url, fake_twilio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = queue_settings(database_url, "sqlite", fake_twilio.url, tmp_path, twilio_auth_token="test-auth-token-0123456789")
+    engine = make_engine(settings.database_url)
+    people = add_subscribers(engine, settings, count=10, stale_every=0)
+    engine.dispose()
+    fake_twilio.in_window.update(p["address"] for p in people)
+    alert_id = run_alert(settings, {"es": "Prueba"})
+    with Worker(settings, tmp_path) as worker:
+        wait_done(settings, alert_id, worker=worker)
+    sids = [m["sid"] for m in fake_twilio.accepted]
+    plan = ["sent", "delivered", "delivered", "read", "read", "read", "failed", "undelivered", "sent", "sent"]
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        for sid, status in zip(sids, plan, strict=True):
+            extra = {"ErrorCode": "30003"} if status in ("failed", "undelivered") else {}
+            form = form_of("status_delivered", MessageSid=sid, SmsSid=sid, MessageStatus=status, SmsStatus=status,
+                           **extra)
+            assert post_signed(client, form, "/webhooks/twilio/status").status_code == 204
+        # a late "sent" does not move a read message back
+        post_signed(client, form_of("status_delivered", MessageSid=sids[3], SmsSid=sids[3], MessageStatus="sent",
+                                    SmsStatus="sent"), "/webhooks/twilio/status")
+        body = client.get(f"/api/v1/alerts/{alert_id}", headers=ADMIN).json()
+    assert body["status"] == "done"
+    assert {k: body["counts"][k] for k in ("queued", "sent", "delivered", "read", "failed")} == \
+        {"queued": 0, "sent": 3, "delivered": 2, "read": 3, "failed": 2}
+    assert body["failures"] == {"30003": 2}
+
+
+def test_worker_killed_mid_send_restarts_without_duplicates(database_url, queue_storage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with FakeTwilio(latency=0.01) as fake:
+        settings = queue_settings(database_url, queue_storage, fake.url, tmp_path, sms_mps=40, whatsapp_mps=40)
+        engine = make_engine(settings.database_url)
+        people = add_subscribers(engine, settings, count=240, opted_out_every=20)
+        engine.dispose()
+        fake.in_window.update(p["address"] for p in people if p["channel"] == "whatsapp" and not p["stale"])
+        alert_id = run_alert(settings, TEXTS)
+        worker = Worker(settings, tmp_path).start()
+        try:
+            wait_for(lambda: len(fake.accepted) >= 100, timeout=60, what="half of the alert")
+            worker.kill()  # SIGKILL: no chance to tidy up
+            killed_at = len(fake.accepted)
+            worker.start()
+            result = wait_done(settings, alert_id, worker=worker, timeout=90)
+        finally:
+            worker.stop()
+        eligible = [p for p in people if not p["opted_out"]]
+        assert killed_at < len(eligible)
+        assert result["queued"] == len(eligible) == 228
+        addressed = [m["To"] for m in fake.accepted]
+        assert sorted(addressed) == sorted(p["address"] for p in eligible)  # exactly once each
+        for sender in ("+5255000001", "whatsapp:+5255000000"):
+            times = [r["at"] for r in fake.requests if r["From"] == sender]
+            assert max_in_window(times, 0.95) <= 40
+
+
+def test_retries_on_429_and_5xx_and_records_permanent_failures(database_url, fake_twilio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = queue_settings(database_url, "sqlite", fake_twilio.url, tmp_path, queue_workers=2)
+    engine = make_engine(settings.database_url)
+    people = add_subscribers(engine, settings, count=12, stale_every=0)
+    engine.dispose()
+    whatsapp = [p["address"] for p in people if p["channel"] == "whatsapp"]
+    sms = [p["address"] for p in people if p["channel"] == "sms"]
+    fake_twilio.in_window.update(whatsapp[1:])  # the first one's window closed on Twilio's side: 63016
+    fake_twilio.opted_out.add(sms[0])  # opted out at the carrier: 21610
+    fake_twilio.fail_next(429, retry_after=1)
+    fake_twilio.fail_next(500)
+    fake_twilio.fail_next(503)
+    alert_id = run_alert(settings, {"es": "Prueba de reintentos"})
+    with Worker(settings, tmp_path) as worker:
+        result = wait_done(settings, alert_id, worker=worker)
+    assert result["queued"] == 10 and result["failed"] == 2
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        assert client.get(f"/api/v1/alerts/{alert_id}", headers=ADMIN).json()["failures"] == {"21610": 1, "63016": 1}
+    assert len(fake_twilio.requests) == 12 + 3 + 0  # every message once more per forced failure
+    assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(whatsapp[1:] + sms[1:])
+    engine = make_engine(settings.database_url)
+    from app.store import CONTACTS
+    with engine.connect() as conn:  # the carrier's STOP is remembered: no more alerts to that number
+        opted = conn.execute(select(CONTACTS.c.opted_out).where(CONTACTS.c.opted_out.is_(True))).all()
+    engine.dispose()
+    assert len(opted) == 1
+
+
+def test_the_cli_sends_and_follows_an_alert(database_url, fake_twilio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = queue_settings(database_url, "sqlite", fake_twilio.url, tmp_path)
+    engine = make_engine(settings.database_url)
+    people = add_subscribers(engine, settings, count=8, stale_every=0)
+    engine.dispose()
+    fake_twilio.in_window.update(p["address"] for p in people)
+    with Worker(settings, tmp_path):
+        done = subprocess.run([sys.executable, "-m", "app.cli", "alerts", "send", "--country", "mx", "--text",
+                               "es=Aviso de prueba", "--text", "en=Test notice", "--yes", "--timeout", "60"],
+                              env=settings_env(settings), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "--- es: 2 subscribers" in done.stdout and "--- en: 6 subscribers" in done.stdout  # fr, ht: en
+    assert "ALERTA (México)" in done.stdout and "Aviso de prueba" in done.stdout
+    assert "8/8" in done.stdout and "queued 8" in done.stdout
+    assert len(fake_twilio.accepted) == 8
+    bad = subprocess.run([sys.executable, "-m", "app.cli", "alerts", "send", "--country", "XX", "--text", "es=x",
+                          "--yes"], env=settings_env(settings), cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown country 'XX'" in bad.stderr
+
+
+def test_the_alerts_api_refuses_bad_alerts_and_needs_the_token(settings) -> None:  # type: ignore[no-untyped-def]
+    settings = settings.model_copy(update={"api_token": "test-api-token"})
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        assert client.post("/api/v1/alerts", json={"country": "MX", "texts": {"es": "x"}}).status_code == 401
+        for body, reason in (({"country": "XX", "texts": {"es": "x"}}, "unknown country"),
+                             ({"country": "MX", "texts": {"xx": "x"}}, "unknown language"),
+                             ({"country": "MX", "texts": {"es": " "}}, "at least one language"),
+                             ({"country": "MX", "texts": {"es": "x" * 901}}, "at most 900")):
+            response = client.post("/api/v1/alerts", json=body, headers=ADMIN)
+            assert response.status_code == 422 and reason in response.json()["detail"]
+        assert client.get("/api/v1/alerts/999", headers=ADMIN).status_code == 404
+        preview = client.post("/api/v1/alerts/preview", json={"country": "MX", "texts": {"es": "Aviso"}},
+                              headers=ADMIN).json()
+        assert preview[0]["recipients"] == 0 and preview[0]["sms_segments"] == 1
+        assert preview[0]["text"].startswith("ALERTA (México)")
