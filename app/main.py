@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from app import admin, alerts_api, api, health, rasa_actions, webhooks
 from app.config import Settings, get_settings
-from app.console import content_pages, insights, simulator
+from app.console import content_pages, insights, operations, simulator
 from app.console import views as console
 from app.db import make_engine, upgrade
 from app.knowledge.live import LiveKnowledge
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(rasa_actions.router)
     app.include_router(console.router)
-    for page in (simulator, content_pages, insights):
+    for page in (simulator, content_pages, insights, operations):
         app.include_router(page.router)
 
     @app.exception_handler(console.LoginRequired)

@@ -1,6 +1,7 @@
 """Alerts: subscribing by keyword, and sending on the real queue (SQLite and Redis) to the loopback Twilio."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -256,3 +257,39 @@ def test_the_alerts_api_refuses_bad_alerts_and_needs_the_token(settings) -> None
                               headers=ADMIN).json()
         assert preview[0]["recipients"] == 0 and preview[0]["sms_segments"] == 1
         assert preview[0]["text"].startswith("ALERTA (México)")
+
+
+def test_operators_write_preview_send_and_follow_an_alert_in_the_console(database_url, fake_twilio,  # type: ignore[no-untyped-def]
+                                                                         tmp_path: Path) -> None:
+    from app.console import auth
+    from tests.test_console import PASSWORD, log_in
+
+    settings = queue_settings(database_url, "sqlite", fake_twilio.url, tmp_path)
+    engine = make_engine(settings.database_url)
+    people = add_subscribers(engine, settings, count=6, whatsapp_every=3, stale_every=1)
+    engine.dispose()
+    fake_twilio.in_window.update(p["address"] for p in people if not p["stale"])
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        auth.add_user(client.app.state.engine, name="ana", password=PASSWORD, role="operator")
+        log_in(client, "ana")
+        page = client.get("/console/alerts")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        form = {"csrf_token": token, "country": "MX", "text_es": "Lluvias fuertes en Tapachula.",
+                "text_en": "Heavy rain in Tapachula."}
+        bad = client.post("/console/alerts/preview", data={**form, "text_es": "", "text_en": ""})
+        assert bad.status_code == 422 and "at least one language" in bad.text
+        preview = client.post("/console/alerts/preview?lang=en", data=form)
+        assert preview.status_code == 200
+        assert "ALERTA (México)" in preview.text and "Heavy rain in Tapachula." in preview.text
+        # es: people 0 and 4 (0 on WhatsApp, outside the window); en: 1, 5, and 2 (fr), 3 (ht, on WhatsApp)
+        assert "es · 2 subscribers · 1 by WhatsApp template" in preview.text
+        assert "en · 4 subscribers · 1 by WhatsApp template" in preview.text
+        sent = client.post("/console/alerts", data=form, follow_redirects=False)
+        assert sent.status_code == 303
+        alert_page = sent.headers["location"]
+        assert 'data-count="pending">6<' in client.get(alert_page).text
+        with Worker(settings, tmp_path) as worker:
+            wait_done(settings, int(alert_page.rsplit("/", 1)[1]), worker=worker)
+        page = client.get(alert_page).text
+        assert 'data-count="queued">6<' in page and 'http-equiv="refresh"' not in page
+    assert len(fake_twilio.accepted) == 6

@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
+from app.crypto import AddressBox, InvalidToken, new_key
 
 
 def test_defaults_work_with_no_env_file(monkeypatch) -> None:
@@ -31,8 +32,26 @@ def test_production_refuses_placeholder_secrets(overrides: dict, problem: str) -
 
 def test_production_with_real_secrets_starts() -> None:
     settings = Settings(_env_file=None, environment="production", hash_secret="h" * 32,  # type: ignore[call-arg]
-                        twilio_auth_token="t" * 32, public_base_url="https://bot.example.org")
+                        twilio_auth_token="t" * 32, public_base_url="https://bot.example.org",
+                        address_keys=new_key())
     assert settings.signature_required
+
+
+def test_production_needs_a_key_for_the_addresses_it_keeps() -> None:
+    with pytest.raises(ValueError, match="ADDRESS_KEYS"):
+        Settings(_env_file=None, environment="production", hash_secret="h" * 32,  # type: ignore[call-arg]
+                 twilio_auth_token="t" * 32, public_base_url="https://bot.example.org")
+
+
+def test_addresses_are_sealed_and_keys_can_be_rotated() -> None:
+    old, new = new_key(), new_key()
+    token = AddressBox(old, hash_secret="x").seal("whatsapp:+50688887777")
+    assert "50688887777" not in token
+    rotated = AddressBox(f"{new},{old}", hash_secret="x")
+    assert rotated.open(token) == "whatsapp:+50688887777"
+    assert AddressBox(new, hash_secret="x").open(rotated.rotate(token)) == "whatsapp:+50688887777"
+    with pytest.raises(InvalidToken):
+        AddressBox(new, hash_secret="x").open(token)
 
 
 def test_settings_come_from_the_environment(monkeypatch) -> None:

@@ -1,0 +1,130 @@
+"""Operators' pages: the hand-over queue (read, reply, close) and alerts (write, preview, send, follow)."""
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app import alerts, handovers
+from app.console import auth
+from app.console.views import render, role
+from app.crypto import box_for
+from app.deps import EngineDep, KnowledgeDep, SettingsDep
+from app.i18n import LANGUAGES
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
+
+
+# --- hand-overs ---
+
+@router.get("/handovers")
+async def handover_queue(request: Request, account: Operator, engine: EngineDep) -> HTMLResponse:
+    rows = await anyio.to_thread.run_sync(handovers.queue, engine)
+    for row in rows:
+        row["age"] = handovers.age(row)
+    return render(request, "handovers.html", account=account, handovers=rows)
+
+
+@router.get("/handovers/{handover_id}")
+async def handover_page(request: Request, handover_id: int, account: Operator, engine: EngineDep,
+                        error: str | None = None, status: int = 200) -> HTMLResponse:
+    handover = await anyio.to_thread.run_sync(handovers.get, engine, handover_id)
+    if handover is None:
+        return render(request, "handovers.html", status=404, account=account, handovers=[], missing=handover_id)
+    messages = await anyio.to_thread.run_sync(handovers.conversation, engine, handover)
+    window = await anyio.to_thread.run_sync(handovers.window_open, engine, handover) \
+        if handover["status"] == "open" else False
+    return render(request, "handover.html", status=status, account=account, handover=handover, messages=messages,
+                  window=window, error=error)
+
+
+@router.post("/handovers/{handover_id}/reply")
+async def handover_reply(request: Request, handover_id: int, account: Operator, engine: EngineDep,
+                         settings: SettingsDep, text: Annotated[str, Form()] = "") -> Response:
+    state = request.app.state
+    box = box_for(settings.address_keys, settings.hash_secret)
+    try:
+        await anyio.to_thread.run_sync(lambda: handovers.reply(
+            engine, handover_id, text, by=account.name, twilio=state.twilio, limits=state.limits, box=box,
+            settings=settings))
+    except handovers.HandoverError as exc:
+        return await handover_page(request, handover_id, account, engine, error=str(exc), status=409)
+    return RedirectResponse(f"/console/handovers/{handover_id}", status_code=303)
+
+
+@router.post("/handovers/{handover_id}/close")
+async def handover_close(request: Request, handover_id: int, account: Operator, engine: EngineDep) -> Response:
+    try:
+        await anyio.to_thread.run_sync(lambda: handovers.close(engine, handover_id, by=account.name))
+    except handovers.HandoverError as exc:
+        return await handover_page(request, handover_id, account, engine, error=str(exc), status=409)
+    return RedirectResponse("/console/handovers", status_code=303)
+
+
+# --- alerts ---
+
+@router.get("/alerts")
+async def alerts_page(request: Request, account: Operator, engine: EngineDep, knowledge: KnowledgeDep) -> HTMLResponse:
+    rows = await anyio.to_thread.run_sync(alerts.recent, engine)
+    for row in rows:
+        row["counts"] = await anyio.to_thread.run_sync(alerts.counts, engine, row["id"])
+    kb = knowledge.get()
+    return render(request, "alerts.html", account=account, alerts=rows, countries=_countries(kb, request),
+                  languages=LANGUAGES, texts={}, country=None, previews=None, error=None)
+
+
+def _countries(kb, request: Request) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    from app.console.views import console_language
+
+    language = console_language(request)
+    return sorted(((code, kb.country_name(code, language)) for code in kb.countries), key=lambda c: c[1])
+
+
+async def _form_texts(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {lang: str(form.get(f"text_{lang}") or "") for lang in LANGUAGES}
+
+
+@router.post("/alerts/preview")
+async def alert_preview(request: Request, account: Operator, engine: EngineDep, settings: SettingsDep,
+                        knowledge: KnowledgeDep, country: Annotated[str, Form()] = "") -> HTMLResponse:
+    texts = await _form_texts(request)
+    kb = knowledge.get()
+    values = dict(account=account, alerts=[], countries=_countries(kb, request), languages=LANGUAGES, texts=texts,
+                  country=country)
+    try:
+        composed = alerts.compose_all(kb, country=country.upper(), texts=texts, locales_dir=settings.locales_dir)
+    except alerts.AlertError as exc:
+        return render(request, "alerts.html", status=422, previews=None, error=str(exc), **values)
+    previews = await anyio.to_thread.run_sync(lambda: alerts.preview(engine, country=country.upper(),
+                                                                     composed=composed))
+    return render(request, "alerts.html", previews=previews, error=None, **values)
+
+
+@router.post("/alerts")
+async def alert_send(request: Request, account: Operator, engine: EngineDep, settings: SettingsDep,
+                     knowledge: KnowledgeDep, country: Annotated[str, Form()] = "") -> Response:
+    texts = await _form_texts(request)
+    kb = knowledge.get()
+    try:
+        alert_id = await anyio.to_thread.run_sync(lambda: alerts.start(
+            engine, request.app.state.queue, kb=kb, settings=settings, country=country.upper(), texts=texts,
+            created_by=account.name))
+    except alerts.AlertError as exc:
+        return render(request, "alerts.html", status=422, account=account, alerts=[], previews=None,
+                      countries=_countries(kb, request), languages=LANGUAGES, texts=texts, country=country,
+                      error=str(exc))
+    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
+
+
+@router.get("/alerts/{alert_id}")
+async def alert_page(request: Request, alert_id: int, account: Operator, engine: EngineDep) -> HTMLResponse:
+    alert = await anyio.to_thread.run_sync(alerts.get, engine, alert_id)
+    if alert is None:
+        return HTMLResponse("no such alert", status_code=404)
+    counts = await anyio.to_thread.run_sync(alerts.counts, engine, alert_id)
+    failures = await anyio.to_thread.run_sync(alerts.failures, engine, alert_id)
+    return render(request, "alert.html", account=account, alert=alert, counts=counts, failures=failures,
+                  order=alerts.COUNT_ORDER)
