@@ -37,8 +37,8 @@ class Queue:
         return "redis" if self.settings.redis_url else "sqlite"
 
     def start_alert(self, alert_id: int) -> None:
-        """Enqueue the sending loops of a new alert: one per worker thread but one, left for other tasks."""
-        for _ in range(max(1, self.settings.queue_workers - 1)):
+        """Enqueue the sending loops of a new alert; any worker thread, of any worker process, may take one."""
+        for _ in range(self.settings.alert_loops):
             self.deliver_alert(alert_id)
 
     def pending_tasks(self) -> int:
