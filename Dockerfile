@@ -28,6 +28,7 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     DATABASE_URL=sqlite:////data/migrantinfo.db \
+    QUEUE_PATH=/data/queue.db \
     CONTENT_DIR=/app/content \
     LOCALES_DIR=/app/locales \
     HOST=0.0.0.0

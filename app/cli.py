@@ -1,6 +1,7 @@
 """The `migrantinfo` command: serve, db upgrade, purge, chat, content check/report/reload."""
 
 import argparse
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -31,6 +32,10 @@ def serve(args: argparse.Namespace) -> int:
     if settings.engine == "rasa" and not args.no_rasa:
         rasa = _start_rasa(settings, app_port=port)
     queue_worker = None if args.no_worker else _start_worker()
+    if (args.workers or 1) > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile  # /metrics sums the workers' counters from files here, fresh at each start
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="migrantinfo-metrics-")
     print(f"Migrantinfo on http://{host}:{port}")
     print(f"  Twilio webhook (SMS and WhatsApp): {settings.public_base_url.rstrip('/')}/webhooks/twilio")
     print(f"  Status callback:                   {settings.public_base_url.rstrip('/')}/webhooks/twilio/status")
@@ -40,7 +45,8 @@ def serve(args: argparse.Namespace) -> int:
     if queue_worker is not None:
         print(f"  Queue worker (alerts): pid {queue_worker.pid}, {'Redis' if settings.redis_url else 'SQLite'} queue")
     try:
-        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info",
+                    workers=args.workers)
     finally:
         from app.rasa_setup import stop_server
 
@@ -351,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--port", type=int)
     p.add_argument("--no-rasa", action="store_true", help="with ENGINE=rasa, do not start Rasa (it runs elsewhere)")
     p.add_argument("--no-worker", action="store_true", help="do not start the queue worker (it runs elsewhere)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="uvicorn worker processes (with PostgreSQL; SQLite has one writer at a time)")
     p.set_defaults(func=serve)
     commands.add_parser("worker", help="run the queue worker (alerts)").set_defaults(func=worker)
     alerts = commands.add_parser("alerts", help="alerts to subscribers").add_subparsers(dest="alerts_command",

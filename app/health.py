@@ -1,9 +1,12 @@
 """GET /healthz (the process is alive), GET /readyz (it can answer people), GET /metrics (Prometheus)."""
 
+import os
+
 import anyio
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.db import reachable
 from app.deps import AssistantDep, EngineDep, KnowledgeDep, require_token
@@ -18,7 +21,11 @@ async def healthz() -> dict:
 
 @router.get("/metrics", dependencies=[Depends(require_token)])
 async def metrics(assistant: AssistantDep) -> Response:
-    """Prometheus metrics (behind API_TOKEN when one is set)."""
+    """Prometheus metrics (behind API_TOKEN when one is set), summed over all workers when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N` sets it: each worker writes its files
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(assistant.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

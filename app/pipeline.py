@@ -224,13 +224,17 @@ class Assistant:
 
     def _hand_over(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
                    reply: Reply, *, danger: bool) -> Reply:
-        """Pause the bot and put the conversation in the operators' queue (urgent when the person is in danger)."""
-        opened = handovers.open_(conn, contact_id=contact.id, channel=msg.channel, language=convo.language,
-                                 country=convo.country, sealed_address=self.box.seal(msg.address), sender=msg.to,
-                                 danger=danger)
-        self.metrics.handovers.inc()
-        log.info("hand-over %s %s sender=%s", opened.id, "opened" if opened.new else "updated",
-                 contact.address_hash[:12])
+        """Pause the bot and put the conversation in the operators' queue (urgent when the person is in danger).
+
+        The simulator's and the API's "web" messages get the same words, but no hand-over: nobody to reply to.
+        """
+        if not msg.test and msg.channel in ("sms", "whatsapp"):
+            opened = handovers.open_(conn, contact_id=contact.id, channel=msg.channel, language=convo.language,
+                                     country=convo.country, sealed_address=self.box.seal(msg.address),
+                                     sender=msg.to, danger=danger)
+            self.metrics.handovers.inc()
+            log.info("hand-over %s %s sender=%s", opened.id, "opened" if opened.new else "updated",
+                     contact.address_hash[:12])
         texts = Texts(convo.language, self.settings.locales_dir)
         if danger:
             reply.say(texts.gettext("A person from our team will also read this conversation."))
@@ -263,8 +267,10 @@ class Assistant:
             return reply
         convo.country = country
         name = kb.country_name(country, convo.language)
-        new = alerts.subscribe(conn, contact_id=contact.id, country=country, channel=msg.channel,
-                               sealed_address=self.box.seal(msg.address), sender=msg.to)
+        new = True  # the simulator's and the API's "web" messages are not subscribed: no number to write to
+        if not msg.test and msg.channel in ("sms", "whatsapp"):
+            new = alerts.subscribe(conn, contact_id=contact.id, country=country, channel=msg.channel,
+                                   sealed_address=self.box.seal(msg.address), sender=msg.to)
         reply.say(texts.gettext("You will get the alerts for {country}. To stop them, write ALERTS OFF.",
                                 country=name) if new else
                   texts.gettext("You already get the alerts for {country}. To stop them, write ALERTS OFF.",

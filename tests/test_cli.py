@@ -85,3 +85,27 @@ def test_content_reload_talks_to_the_running_server(tmp_path: Path) -> None:
     assert wrong.returncode == 1
     down = run("content", "reload", "--url", "http://127.0.0.1:9", tmp_path=tmp_path, API_TOKEN="x")
     assert down.returncode == 2 and "cannot reach" in down.stderr
+
+
+def test_the_compose_file_runs_commands_that_exist(tmp_path: Path) -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert {"app", "worker", "rasa", "postgres", "redis"} <= set(compose["services"])
+    for name in ("app", "worker"):
+        command = compose["services"][name]["command"]
+        assert command[0] == "migrantinfo"
+        options = [word for word in command[1:] if word.startswith("--")]
+        help_text = run(command[1], "--help", tmp_path=tmp_path)
+        assert help_text.returncode == 0, help_text.stderr
+        for option in options:
+            assert option in help_text.stdout, f"{name}: {option} is not an option of `migrantinfo {command[1]}`"
+    environment = compose["x-app"]["environment"]
+    assert environment["REDIS_URL"].startswith("redis://") and environment["DATABASE_URL"].startswith("postgresql")
+
+
+def test_keys_new_prints_a_key_that_seals(tmp_path: Path) -> None:
+    from app.crypto import AddressBox
+
+    key = run("keys", "new", tmp_path=tmp_path).stdout.strip()
+    assert AddressBox(key, hash_secret="x").open(AddressBox(key, hash_secret="x").seal("+50688887777")) == "+50688887777"

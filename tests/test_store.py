@@ -99,10 +99,12 @@ def test_no_phone_number_is_stored_in_clear(client, database_url: str) -> None:
                      Body="hola, mi numero es +52 962 987 6543 y mi correo ana@example.org")
     post_signed(client, params)
     post_signed(client, form_of("whatsapp_text", MessageSid=new_sid()))  # carries ProfileName=Maria
+    post_signed(client, form_of("sms_text", MessageSid=new_sid(), From=sender, Body="ALERTAS"))  # kept encrypted
+    post_signed(client, form_of("whatsapp_text", MessageSid=new_sid(), Body="PERSONA"))  # kept encrypted
     engine = client.app.state.engine
     dump = []
     with engine.connect() as conn:
-        for table in ("contacts", "messages", "delivery_statuses"):
+        for table in inspect(engine).get_table_names():
             for row in conn.execute(text(f"SELECT * FROM {table}")):
                 dump.append(" ".join(str(v) for v in row))
     everything = "\n".join(dump)
@@ -187,3 +189,16 @@ def test_a_duplicate_waits_for_the_first_delivery_and_gets_its_reply(client) -> 
     [response] = results
     assert messages_of(client, response.text) == ["the first reply"]
     assert inbound_rows(client, sid) == 1 and count(client, Message, Message.direction == "out") == 0
+
+
+def test_the_migrations_build_exactly_the_models_tables(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
