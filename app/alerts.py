@@ -4,6 +4,7 @@ Sending is the queue worker's job (app/delivery.py); everything here is plain da
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,8 +13,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.i18n import FALLBACKS, LANGUAGES, Texts
 from app.models import Alert, AlertDelivery, Contact, Subscription, utcnow
-from app.render import sms_info
+from app.render import sms_info, to_gsm7
 
+log = logging.getLogger("migrantinfo")
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
@@ -98,7 +100,8 @@ def validate(country: str, texts: dict[str, str], *, countries: set[str]) -> dic
 @dataclass
 class Preview:
     language: str
-    text: str  # as sent, header and footer included
+    text: str  # as sent on WhatsApp, header and footer included
+    sms_text: str  # as sent by SMS: in GSM-7, like every SMS of the assistant
     sms_segments: int
     sms_encoding: str
     recipients: int  # subscribers who will read this language
@@ -121,8 +124,9 @@ def preview(engine: Engine, *, country: str, composed: dict[str, str]) -> list[P
             templates[lang] += 1
     out = []
     for lang, text in composed.items():
-        info = sms_info(text)
-        out.append(Preview(lang, text, info.segments, info.encoding, recipients[lang], templates[lang]))
+        sms = to_gsm7(text)
+        info = sms_info(sms)
+        out.append(Preview(lang, text, sms, info.segments, info.encoding, recipients[lang], templates[lang]))
     return out
 
 
@@ -200,7 +204,10 @@ def start(engine: Engine, queue, *, kb, settings, country: str, texts: dict[str,
     """Validate, compose, store and hand an alert to the queue; returns its id."""
     composed = compose_all(kb, country=country, texts=texts, locales_dir=settings.locales_dir)
     alert_id = create(engine, country=country, composed=composed, created_by=created_by)
-    queue.start_alert(alert_id)
+    try:
+        queue.start_alert(alert_id)
+    except Exception:  # the alert is stored: a worker's recovery starts it once the queue is back
+        log.exception("alert %s stored but not queued: a worker will start it when the queue is reachable", alert_id)
     return alert_id
 
 

@@ -19,6 +19,7 @@ class AlertIn(BaseModel):
 class PreviewOut(BaseModel):
     language: str
     text: str
+    sms_text: str
     sms_segments: int
     sms_encoding: str
     recipients: int

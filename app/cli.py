@@ -288,6 +288,8 @@ def alerts_send(args: argparse.Namespace) -> int:
         print(f"--- {view.language}: {view.recipients} subscribers ({view.templates} by WhatsApp template), "
               f"SMS {view.sms_segments} segment(s) {view.sms_encoding}")
         print(view.text)
+        if view.sms_text != view.text:
+            print(f"--- {view.language} by SMS:\n{view.sms_text}")
     if not args.yes:
         if input("Send this alert? [y/N] ").strip().lower() not in ("y", "yes", "s", "si", "sí"):
             print("not sent")

@@ -20,6 +20,7 @@ from app.crypto import box_for
 from app.models import DeliveryStatus, utcnow
 from app.outbound import OPTED_OUT, SendError, Twilio
 from app.ratelimit import SenderLimits
+from app.render import to_gsm7
 from app.store import STATUS_RANK
 
 log = logging.getLogger("migrantinfo")
@@ -143,7 +144,8 @@ class Deliverer:
                 sent = self.twilio.send(to=to, from_=sender, content_sid=template,
                                         variables={"1": composed[language]})
             else:
-                sent = self.twilio.send(to=to, from_=sender, body=composed[language])
+                text = composed[language]
+                sent = self.twilio.send(to=to, from_=sender, body=to_gsm7(text) if row.channel == "sms" else text)
         except SendError as exc:
             return self.failed(claim, exc)
         self.record(claim, status=sent.status, sid=sent.sid, template=template is not None)

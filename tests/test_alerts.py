@@ -14,6 +14,7 @@ from app.alerts import SUBSCRIPTIONS, counts
 from app.crypto import box_for
 from app.db import make_engine
 from app.main import create_app
+from app.render import sms_info, to_gsm7
 from tests.conftest import (
     BASE,
     ROOT,
@@ -105,7 +106,7 @@ def wait_done(settings, alert_id: int, *, timeout: float = 60, worker: Worker | 
         engine.dispose()
 
 
-TEXTS = {"es": "Cierre temporal de la frontera en Tapachula.", "en": "Border crossing at Tapachula closed for now.",
+TEXTS = {"es": "Cierre temporal de la frontera en Tapachula. Más información: acnur.org.", "en": "Border crossing at Tapachula closed for now.",
          "fr": "Frontière fermée à Tapachula pour le moment."}
 
 
@@ -133,9 +134,10 @@ def test_alert_reaches_every_subscriber_once_in_their_language(database_url, que
             assert message["ContentSid"] == settings.whatsapp_alert_templates[language]
             assert "Body" not in message
             assert TEXTS[language] in json.loads(message["ContentVariables"])["1"]
-        else:
-            assert TEXTS[language] in message["Body"]
-            assert "ContentSid" not in message
+        elif person["channel"] == "whatsapp":
+            assert TEXTS[language] in message["Body"] and "ContentSid" not in message
+        else:  # SMS in GSM-7, as every SMS of the assistant: "Más" costs a UCS-2 message three times the segments
+            assert to_gsm7(TEXTS[language]) in message["Body"] and sms_info(message["Body"]).encoding == "GSM-7"
         assert message["StatusCallback"] == "https://bot.example.org/webhooks/twilio/status"
         assert message["From"] == ("whatsapp:+5255000000" if person["channel"] == "whatsapp" else "+5255000001")
 
@@ -293,3 +295,61 @@ def test_operators_write_preview_send_and_follow_an_alert_in_the_console(databas
         page = client.get(alert_page).text
         assert 'data-count="queued">6<' in page and 'http-equiv="refresh"' not in page
     assert len(fake_twilio.accepted) == 6
+
+
+def test_serve_starts_a_queue_worker_that_sends_alerts_and_stops_with_it(fake_twilio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What `make run` runs: the server, with the worker beside it on the SQLite queue."""
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    settings = queue_settings(f"sqlite:///{tmp_path / 'serve.db'}", "sqlite", fake_twilio.url, tmp_path)
+    port = free_port()
+    with (tmp_path / "serve.log").open("ab") as log:
+        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                                  env=settings_env(settings), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, timeout=60, what="migrantinfo serve")
+        children = [int(pid) for task in Path(f"/proc/{server.pid}/task").iterdir()
+                    for pid in (task / "children").read_text().split()]
+        assert children, "serve started no worker"
+        engine = make_engine(settings.database_url)
+        people = add_subscribers(engine, settings, count=4, stale_every=0)
+        engine.dispose()
+        fake_twilio.in_window.update(p["address"] for p in people)
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/alerts", headers=ADMIN, timeout=10,
+                              json={"country": "MX", "texts": {"es": "Aviso"}})
+        assert response.status_code == 202
+        wait_done(settings, response.json()["id"])
+        assert len(fake_twilio.accepted) == 4
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def gone() -> bool:
+        return not any(Path(f"/proc/{pid}").exists() and "zombie" not in
+                       Path(f"/proc/{pid}/status").read_text().lower() for pid in children)
+
+    wait_for(gone, timeout=20, what="the worker to stop with the server")
+
+
+def test_an_alert_written_while_the_queue_is_down_is_sent_once_it_is_back(fake_twilio, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    database_url = f"sqlite:///{tmp_path / 'down.db'}"
+    settings = queue_settings(database_url, "redis", fake_twilio.url, tmp_path)
+    engine = make_engine(settings.database_url)
+    people = add_subscribers(engine, settings, count=6, stale_every=0)
+    fake_twilio.in_window.update(p["address"] for p in people)
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})  # nothing listens on port 1
+    alert_id = run_alert(down, {"es": "Aviso"})  # still 202: the alert and its deliveries are stored
+    assert counts(engine, alert_id)["pending"] == 6
+    with Worker(settings, tmp_path) as worker:  # the worker's recovery finds it
+        result = wait_done(settings, alert_id, worker=worker, timeout=30)
+    engine.dispose()
+    assert result["queued"] == 6 and len(fake_twilio.accepted) == 6

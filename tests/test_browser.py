@@ -15,6 +15,7 @@ from app.console import auth
 from app.db import make_engine, upgrade
 from app.messages import Inbound
 from tests.conftest import LiveServer, make_settings
+from tests.fake_twilio import ACCOUNT, FakeTwilio
 
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -24,9 +25,16 @@ PASSWORD = "browser test password"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
+def fake_twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def server(fake_twilio: FakeTwilio) -> Iterator[LiveServer]:
     folder = Path(tempfile.mkdtemp(prefix="browser-test-"))
-    settings = make_settings(f"sqlite:///{folder / 'browser.db'}")
+    settings = make_settings(f"sqlite:///{folder / 'browser.db'}", twilio_account_sid=ACCOUNT,
+                             twilio_api_base_url=fake_twilio.url)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     auth.add_user(engine, name="olga", password=PASSWORD, role="operator")
@@ -101,3 +109,40 @@ def test_an_unanswered_question(page: Page, server: LiveServer) -> None:
     page.goto(f"{server.url}/console/insights")
     expect(page.locator("body")).to_contain_text("partido")
     shot(page, "insights")
+
+
+def test_an_operator_answers_the_urgent_hand_over_first(page: Page, server: LiveServer, fake_twilio: FakeTwilio) -> None:
+    assistant = server.server.config.app.state.assistant
+    assistant.handle(Inbound(sid="SMbrowser2", channel="sms", address="+5215533334444", to="+5215500000000",
+                             text="PERSONA"))
+    assistant.handle(Inbound(sid="SMbrowser3", channel="sms", address="+50255556666", to="+50200000000",
+                             text="me quieren matar, ayuda"))
+    page.goto(f"{server.url}/console/handovers")
+    rows = page.locator("tr.handover")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Urgent")
+    shot(page, "handovers")
+    rows.first.locator("a").click()
+    expect(page.locator("body")).to_contain_text("me quieren matar")
+    page.fill("#reply", "We are here. Are you safe now?")
+    page.click("button[type=submit]:has-text('Send')")
+    expect(page.locator(".conversation")).to_contain_text("We are here. Are you safe now?")
+    shot(page, "handover")
+    assert [m["To"] for m in fake_twilio.accepted] == ["+50255556666"]
+    page.click("button:has-text('Close')")
+    expect(page.locator("tr.handover")).to_have_count(1)
+
+
+def test_an_operator_previews_and_sends_an_alert(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}/console/alerts")
+    page.select_option("#country", "GT")
+    page.fill("#text_es", "Lluvias fuertes: los albergues de la capital reciben personas.")
+    page.fill("#text_en", "Heavy rain: shelters in the capital are open.")
+    page.click("button:has-text('Preview')")
+    expect(page.locator(".preview")).to_have_count(2)
+    expect(page.locator("body")).to_contain_text("ALERTA (Guatemala)")
+    shot(page, "alert-preview")
+    page.click("#send-alert")
+    expect(page.locator("h1")).to_contain_text("Alert")
+    expect(page.locator('td[data-count="total"]')).to_have_text("0")  # nobody subscribed to Guatemala yet
+    shot(page, "alert")

@@ -28,8 +28,12 @@ async def handover_queue(request: Request, account: Operator, engine: EngineDep)
 
 
 @router.get("/handovers/{handover_id}")
-async def handover_page(request: Request, handover_id: int, account: Operator, engine: EngineDep,
-                        error: str | None = None, status: int = 200) -> HTMLResponse:
+async def handover_page(request: Request, handover_id: int, account: Operator, engine: EngineDep) -> HTMLResponse:
+    return await _handover_view(request, handover_id, account, engine)
+
+
+async def _handover_view(request: Request, handover_id: int, account: auth.Account, engine, *,  # type: ignore[no-untyped-def]
+                         error: str | None = None, status: int = 200) -> HTMLResponse:
     handover = await anyio.to_thread.run_sync(handovers.get, engine, handover_id)
     if handover is None:
         return render(request, "handovers.html", status=404, account=account, handovers=[], missing=handover_id)
@@ -50,7 +54,7 @@ async def handover_reply(request: Request, handover_id: int, account: Operator, 
             engine, handover_id, text, by=account.name, twilio=state.twilio, limits=state.limits, box=box,
             settings=settings))
     except handovers.HandoverError as exc:
-        return await handover_page(request, handover_id, account, engine, error=str(exc), status=409)
+        return await _handover_view(request, handover_id, account, engine, error=str(exc), status=409)
     return RedirectResponse(f"/console/handovers/{handover_id}", status_code=303)
 
 
@@ -59,7 +63,7 @@ async def handover_close(request: Request, handover_id: int, account: Operator, 
     try:
         await anyio.to_thread.run_sync(lambda: handovers.close(engine, handover_id, by=account.name))
     except handovers.HandoverError as exc:
-        return await handover_page(request, handover_id, account, engine, error=str(exc), status=409)
+        return await _handover_view(request, handover_id, account, engine, error=str(exc), status=409)
     return RedirectResponse("/console/handovers", status_code=303)
 
 

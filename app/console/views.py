@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 
+from app import handovers
 from app.console import auth
 from app.db import reachable
 from app.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
@@ -138,6 +139,12 @@ async def health(request: Request, account: AnyRole, engine: EngineDep, knowledg
     latency = await anyio.to_thread.run_sync(latency_percentiles, engine) if ok else {}
     understander = assistant.understander
     rasa = await anyio.to_thread.run_sync(understander.primary.ready) if understander.primary else None
+    queue = request.app.state.queue
+    try:
+        pending = await anyio.to_thread.run_sync(queue.pending_tasks)
+    except Exception:  # Redis down: the page still shows the rest
+        pending = None
+    waiting = len(await anyio.to_thread.run_sync(handovers.queue, engine)) if ok else 0
     return render(request, "health.html", account=account, database=ok, knowledge=knowledge,
                   kb=knowledge.get() if knowledge.ready else None, understander=understander, rasa=rasa,
-                  latency=latency)
+                  latency=latency, queue={"storage": queue.storage, "pending": pending}, open_handovers=waiting)
