@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: browser run test setup translations extract db content-check lint bench clean rasa eval
+.PHONY: browser run test setup translations extract db content-check lint bench bench-alerts clean rasa eval
 
 $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.11 is needed (python3.11 not on PATH, none under pyenv); set PYTHON=/path/to/python3.11" >&2; exit 1; fi
@@ -55,6 +55,9 @@ lint: setup
 
 bench: db
 	$(BIN)/python bench/webhook.py
+
+bench-alerts: setup
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

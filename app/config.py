@@ -67,8 +67,8 @@ class Settings(BaseSettings):
     redis_url: str = ""  # shared queue and rate limits for several workers; empty: SQLite queue, local limits
     queue_path: Path = ROOT / "var" / "queue.db"
     queue_name: str = "migrantinfo"  # several deployments may share one Redis under different names
-    queue_workers: int = Field(8, ge=1, le=64)  # task threads per worker process
-    alert_loops: int = Field(4, ge=1, le=64)  # sending loops per alert, spread over all workers' threads
+    queue_workers: int = Field(20, ge=1, le=128)  # task threads per worker process
+    alert_loops: int = Field(16, ge=1, le=128)  # sending loops per alert, spread over all workers' threads
     alert_lease_seconds: float = Field(60.0, gt=0)
     alert_max_attempts: int = Field(5, ge=1)
     alert_retry_seconds: float = Field(2.0, ge=0)  # first back-off; doubles per attempt

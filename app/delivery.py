@@ -134,7 +134,8 @@ class Deliverer:
             if claim.earlier_claim is not None:  # an earlier attempt may have been taken by Twilio
                 sid = self.twilio.find_sent(to=to, from_=sender, since=claim.earlier_claim)
                 if sid:
-                    log.info("alert %s delivery %s was already sent (%s)", claim.alert_id, claim.id, sid)
+                    log.warning("alert %s delivery %s was already sent (%s): not sent again", claim.alert_id,
+                                claim.id, sid)
                     self.record(claim, status="queued", sid=sid, template=template is not None)
                     return 0
             if not self.limits.acquire(sender, timeout=self.settings.alert_lease_seconds / 2):

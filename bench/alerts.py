@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 from fastapi.testclient import TestClient  # noqa: E402
 
 from app.alerts import counts  # noqa: E402
-from app.db import make_engine  # noqa: E402
+from app.db import make_engine, upgrade  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.conftest import BASE, Worker, queue_settings  # noqa: E402
-from tests.fake_twilio import FakeTwilio, max_in_window  # noqa: E402
+from tests.fake_twilio import ARRIVAL_WINDOW, FakeTwilio, max_in_window  # noqa: E402
 from tests.population import add_subscribers  # noqa: E402
 
 SMS_FROM, WHATSAPP_FROM = "+5255000001", "whatsapp:+5255000000"
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.02, help="seconds the loopback Twilio takes per request")
     parser.add_argument("--sms-mps", type=int, default=100, help="e.g. a short code")
     parser.add_argument("--whatsapp-mps", type=int, default=80)
-    parser.add_argument("--loops", type=int, default=12)
+    parser.add_argument("--loops", type=int, default=24)
     parser.add_argument("--no-kill", action="store_true", help="do not kill the worker halfway")
     args = parser.parse_args()
 
@@ -53,6 +53,7 @@ def main() -> int:
                                   whatsapp_mps=args.whatsapp_mps, alert_loops=args.loops,
                                   queue_workers=args.loops + 2, alert_lease_seconds=5.0, log_level="WARNING")
         engine = make_engine(settings.database_url)
+        upgrade(engine)
         if engine.dialect.name == "postgresql":
             from sqlalchemy import text
 
@@ -98,8 +99,10 @@ def main() -> int:
     by_address = {m["To"]: m for m in fake.accepted}
     wrong_kind = sum(1 for p in eligible if p["address"] in by_address
                      and bool(by_address[p["address"]].get("ContentSid")) != p["stale"])
-    peaks = {sender: max_in_window([r["at"] for r in fake.requests if r["From"] == sender], 0.95)
+    peaks = {sender: max_in_window([r["at"] for r in fake.requests if r["From"] == sender], ARRIVAL_WINDOW)
              for sender in (SMS_FROM, WHATSAPP_FROM)}
+    strict = {sender: max_in_window([r["at"] for r in fake.requests if r["From"] == sender], 1.0)
+              for sender in (SMS_FROM, WHATSAPP_FROM)}
     reconciled = len(re.findall(r"was already sent", worker.log()))
     print()
     print(f"alert {alert_id}: {result['queued']} queued at Twilio, {result['failed']} failed, "
@@ -108,14 +111,14 @@ def main() -> int:
         print(f"worker killed (SIGKILL) after {killed_at[0]} messages at {killed_at[1]:.1f} s, restarted at once; "
               f"{reconciled} in-flight deliveries found already sent at Twilio on recovery")
     print(f"requests to Twilio: {len(fake.requests)} for {len(fake.accepted)} messages "
-          f"({fake.rate_violations} answered 429)")
+          f"({fake.rate_violations} answered 429 by the loopback Twilio's own 1 s window, and sent again)")
     print(f"exactly once: missing {missing}, duplicates {duplicates}, to opted-out {to_opted_out}, "
           f"template mismatches {wrong_kind}")
     for sender, peak in peaks.items():
         limit = args.whatsapp_mps if sender.startswith("whatsapp:") else args.sms_mps
         share = sum(1 for m in fake.accepted if m["From"] == sender)
-        print(f"{sender}: {share} messages, busiest 0.95 s window {peak} (limit {limit}/s): "
-              f"{'held' if peak <= limit else 'EXCEEDED'}")
+        print(f"{sender}: {share} messages, busiest {ARRIVAL_WINDOW} s window of arrivals {peak} (limit {limit}/s): "
+              f"{'held' if peak <= limit else 'EXCEEDED'}; busiest 1 s window of arrivals {strict[sender]}")
     ideal = max(sum(1 for p in eligible if p["channel"] == "sms") / args.sms_mps,
                 sum(1 for p in eligible if p["channel"] == "whatsapp") / args.whatsapp_mps)
     print(f"the rate limits alone allow it in {ideal:.1f} s: the run took {elapsed / ideal:.2f}x that")
