@@ -10,17 +10,23 @@ from pathlib import Path
 from app.config import get_settings
 
 
-def _assistant():  # type: ignore[no-untyped-def]
+def _parts():  # type: ignore[no-untyped-def]
+    """The settings, a migrated database engine and the loaded knowledge base, as the server has them."""
     from app.db import make_engine, upgrade
     from app.knowledge.live import LiveKnowledge
-    from app.pipeline import Assistant
 
     settings = get_settings()
     engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
     upgrade(engine)
     knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
     knowledge.reload()
-    return Assistant(settings, engine, knowledge)
+    return settings, engine, knowledge
+
+
+def _assistant():  # type: ignore[no-untyped-def]
+    from app.pipeline import Assistant
+
+    return Assistant(*_parts())
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -256,15 +262,9 @@ def _start_worker():  # type: ignore[no-untyped-def]
 
 
 def _alerts_context():  # type: ignore[no-untyped-def]
-    from app.db import make_engine, upgrade
-    from app.knowledge.live import LiveKnowledge
     from app.queue import Queue
 
-    settings = get_settings()
-    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
-    upgrade(engine)
-    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
-    knowledge.reload()
+    settings, engine, knowledge = _parts()
     return settings, engine, knowledge.get(), Queue(settings)
 
 

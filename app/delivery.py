@@ -18,7 +18,7 @@ from app.alerts import ALERTS, CONTACTS, DELIVERIES, SUBSCRIPTIONS, in_window, p
 from app.config import Settings
 from app.crypto import box_for
 from app.models import DeliveryStatus, utcnow
-from app.outbound import OPTED_OUT, SendError, Twilio
+from app.outbound import OPTED_OUT, SendError, Twilio, sender_for
 from app.ratelimit import SenderLimits
 from app.render import to_gsm7
 from app.store import STATUS_RANK
@@ -114,10 +114,7 @@ class Deliverer:
             self.record(claim, status="skipped", error="unsubscribed before sending")
             return 0
         to = self.box.open(row.address_encrypted)
-        sender = row.sender or (self.settings.twilio_whatsapp_from if row.channel == "whatsapp"
-                                else self.settings.twilio_sms_from)
-        if row.channel == "whatsapp" and sender and not sender.startswith("whatsapp:"):
-            sender = "whatsapp:" + sender
+        sender = sender_for(row.channel, row.sender, self.settings)
         if not sender:
             self.record(claim, status="failed", error=f"no sender number for {row.channel}: set TWILIO_*_FROM")
             return 0

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.alerts import in_window
 from app.models import Contact, Handover, Message, utcnow
-from app.outbound import SendError, Twilio
+from app.outbound import SendError, Twilio, sender_for
 from app.ratelimit import SenderLimits
 
 HANDOVERS = Handover.__table__  # type: ignore[attr-defined]
@@ -120,10 +120,7 @@ def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twili
         raise HandoverError("the person last wrote more than 24 hours ago: WhatsApp allows only an approved "
                             "template now, not a free reply")
     to = box.open(handover["address_encrypted"])
-    sender = handover["sender"] or (settings.twilio_whatsapp_from if handover["channel"] == "whatsapp"
-                                    else settings.twilio_sms_from)
-    if handover["channel"] == "whatsapp" and sender and not sender.startswith("whatsapp:"):
-        sender = "whatsapp:" + sender
+    sender = sender_for(handover["channel"], handover["sender"], settings)
     if not sender:
         raise HandoverError("no sender number: set TWILIO_SMS_FROM / TWILIO_WHATSAPP_FROM")
     if not limits.acquire(sender, timeout=10):

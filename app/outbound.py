@@ -102,6 +102,14 @@ class Twilio:
         return str(found[0].sid) if found else None
 
 
+def sender_for(channel: str, known: str, settings: Settings) -> str:
+    """Our number to write from: the one the person wrote to, else the configured sender of the channel."""
+    sender = known or (settings.twilio_whatsapp_from if channel == "whatsapp" else settings.twilio_sms_from)
+    if channel == "whatsapp" and sender and not sender.startswith("whatsapp:"):
+        sender = "whatsapp:" + sender
+    return sender
+
+
 def _seconds(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value else None

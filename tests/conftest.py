@@ -222,15 +222,20 @@ def wait_for(predicate, *, timeout: float, what: str, every: float = 0.1):  # ty
 def queue_storage(request: pytest.FixtureRequest) -> str:
     """The queue runs on both of its storages: Huey's SQLite file and Redis."""
     if request.param == "redis":
-        import redis
-
-        try:
-            redis.Redis.from_url(REDIS_URL).ping()
-        except redis.RedisError:
-            if os.environ.get("REQUIRE_POSTGRES"):
-                pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-            pytest.skip("Redis is not running")
+        require_redis()
     return request.param
+
+
+def require_redis() -> None:
+    """Skip without Redis, or fail where CI promises every service (REQUIRE_POSTGRES)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError:
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
+        pytest.skip("Redis is not running")
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -243,7 +248,7 @@ def queue_settings(database_url: str, storage: str, twilio_url: str, tmp_path: P
     values: dict[str, object] = dict(
         twilio_account_sid=ACCOUNT, twilio_api_base_url=twilio_url, queue_name=f"test-{uuid.uuid4().hex[:10]}",
         queue_path=tmp_path / "queue.db", redis_url=REDIS_URL if storage == "redis" else "",
-        sms_mps=1000, whatsapp_mps=1000, alert_lease_seconds=2.0, alert_retry_seconds=0.2, queue_workers=4,
+        sms_mps=1000, whatsapp_mps=1000, alert_lease_seconds=2.0, alert_retry_seconds=0.2, queue_workers=4, alert_loops=4,
         whatsapp_alert_templates={"es": "HX" + "e" * 32, "en": "HX" + "a" * 32, "fr": "HX" + "f" * 32,
                                   "ht": "HX" + "c" * 32},
         twilio_sms_from="+5255000001", twilio_whatsapp_from="whatsapp:+5255000000", api_token="test-api-token",

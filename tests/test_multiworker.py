@@ -24,6 +24,7 @@ from tests.conftest import (
     make_settings,
     new_sid,
     queue_settings,
+    require_redis,
     settings_env,
     sign,
     wait_for,
@@ -36,18 +37,11 @@ from tests.test_alerts import run_alert, wait_done
 @pytest.fixture
 def shared(postgres_url: str | None) -> str:
     """A clean PostgreSQL database and a reachable Redis: what several machines share."""
-    import redis
-
     if postgres_url is None:
         if os.environ.get("REQUIRE_POSTGRES"):
             pytest.fail("REQUIRE_POSTGRES is set but TEST_DATABASE_URL names no PostgreSQL database")
         pytest.skip("TEST_DATABASE_URL names no PostgreSQL database")
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError:
-        if os.environ.get("REQUIRE_POSTGRES"):
-            pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-        pytest.skip("Redis is not running")
+    require_redis()
     engine = make_engine(postgres_url)
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE alert_deliveries, alerts, subscriptions, handovers, messages, contacts, "
