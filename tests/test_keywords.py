@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from app.channel import EMPTY_TWIML
 from app.i18n import Texts
-from app.keywords import KEYWORDS, match
+from app.keywords import ALERT_WORDS, KEYWORDS, alert_command, match
 from app.models import Contact, Message
 from app.render import sms_info, to_gsm7
 from tests.conftest import form_of, new_sid, post_signed
@@ -153,3 +153,29 @@ def test_flood_guard_silences_a_loop_and_logs_it(client, caplog) -> None:
 def test_normal_conversation_never_reaches_the_flood_limit(client) -> None:
     for text in ("hola", "1", "MENU", "3", "MENU", "11", "AYUDA", "ASILO MX", "MAS", "MENU"):
         assert say(client, text), text
+
+
+@pytest.mark.parametrize(("text", "subscribe", "language", "rest"), [
+    ("ALERTAS", True, "es", ""), ("alertas mx", True, "es", "MX"), ("Alerts Costa Rica", True, "en", "COSTA RICA"),
+    ("ALÈT", True, "ht", ""), ("alertes non", False, "fr", ""), ("ALERTAS NO GT", False, "es", "GT"),
+    ("stop alerts", False, "en", ""), ("MELDINGEN UIT", False, "nl", ""), ("ALERTAS NÃO", False, "es", ""),
+])
+def test_alert_commands(text: str, subscribe: bool, language: str, rest: str) -> None:
+    command = alert_command(text)
+    assert command is not None and (command.subscribe, command.language, command.rest) == (subscribe, language, rest)
+
+
+@pytest.mark.parametrize("text", ["STOP", "hola", "quiero alertas de lluvia", "", "NO"])
+def test_other_texts_are_no_alert_command(text: str) -> None:
+    assert alert_command(text) is None
+
+
+def test_new_words_shadow_no_topic_or_country() -> None:
+    from app.config import ROOT
+    from app.knowledge.live import LiveKnowledge
+
+    live = LiveKnowledge(ROOT / "content", locales_dir=ROOT / "locales")
+    live.reload()
+    kb = live.get()
+    words = [w for ws in KEYWORDS["human"].values() for w in ws] + list(ALERT_WORDS)
+    assert [w for w in words if kb.topic_for_keyword(w) or kb.country_for_word(w)] == []
