@@ -21,7 +21,7 @@ translations: $(STAMP)
 
 # For editors of the interface texts: collect new msgids from app/ and merge them into every catalog.
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k gettext --no-location --sort-output --project=migrantinfo \
+	$(BIN)/pybabel extract -F babel.cfg -k gettext -k N_ --no-location --sort-output --project=migrantinfo \
 		--copyright-holder="Migrantinfo contributors" -o locales/messages.pot .
 	$(BIN)/pybabel update -i locales/messages.pot -d locales --ignore-obsolete --no-fuzzy-matching
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from app.i18n import FALLBACKS, LANGUAGES, Texts
+from app.i18n import FALLBACKS, LANGUAGES, N_, Refusal, Texts
 from app.models import Alert, AlertDelivery, Contact, Subscription, utcnow
 from app.render import sms_info, to_gsm7
 
@@ -30,7 +30,7 @@ GROUPS = {"pending": "pending", "claimed": "pending", "accepted": "queued", "sch
 COUNT_ORDER = ("pending", "queued", "sent", "delivered", "read", "failed", "skipped")
 
 
-class AlertError(ValueError):
+class AlertError(Refusal, ValueError):
     """An alert that cannot be sent as written."""
 
 
@@ -84,16 +84,19 @@ def compose(text: str, *, language: str, country_name: str, locales_dir) -> str:
 def validate(country: str, texts: dict[str, str], *, countries: set[str]) -> dict[str, str]:
     """The texts to send, cleaned; AlertError says what is wrong."""
     if country not in countries:
-        raise AlertError(f"unknown country {country!r}; one of {', '.join(sorted(countries))}")
+        raise AlertError(N_("unknown country '{country}'; one of {choices}"), country=country,
+                         choices=", ".join(sorted(countries)))
     cleaned = {lang.strip().lower(): (text or "").strip() for lang, text in texts.items()}
     cleaned = {lang: text for lang, text in cleaned.items() if text}
     if not cleaned:
-        raise AlertError("write the alert in at least one language")
+        raise AlertError(N_("write the alert in at least one language"))
     for lang, text in cleaned.items():
         if lang not in LANGUAGES:
-            raise AlertError(f"unknown language {lang!r}; one of {', '.join(LANGUAGES)}")
+            raise AlertError(N_("unknown language '{language}'; one of {choices}"), language=lang,
+                             choices=", ".join(LANGUAGES))
         if len(text) > MAX_TEXT:
-            raise AlertError(f"the {lang} text has {len(text)} characters; at most {MAX_TEXT}")
+            raise AlertError(N_("the {language} text has {length} characters; at most {limit}"), language=lang,
+                             length=len(text), limit=MAX_TEXT)
     return cleaned
 
 

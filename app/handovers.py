@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.alerts import in_window
+from app.i18n import N_, Refusal
 from app.models import Contact, Handover, Message, utcnow
 from app.outbound import SendError, Twilio, sender_for
 from app.ratelimit import SenderLimits
@@ -20,7 +21,7 @@ MESSAGES = Message.__table__  # type: ignore[attr-defined]
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 
 
-class HandoverError(Exception):
+class HandoverError(Refusal):
     """The operator's action cannot be done; the message says why."""
 
 
@@ -110,25 +111,25 @@ def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twili
     """Send an operator's reply through Twilio's REST API; returns the MessageSid."""
     text = text.strip()
     if not text:
-        raise HandoverError("write a reply first")
+        raise HandoverError(N_("write a reply first"))
     if len(text) > 1600:
-        raise HandoverError("a message holds at most 1600 characters")
+        raise HandoverError(N_("a message holds at most 1600 characters"))
     handover = get(engine, handover_id)
     if handover is None or handover["status"] != "open" or not handover["address_encrypted"]:
-        raise HandoverError("this hand-over is closed")
+        raise HandoverError(N_("this hand-over is closed"))
     if not window_open(engine, handover):
-        raise HandoverError("the person last wrote more than 24 hours ago: WhatsApp allows only an approved "
-                            "template now, not a free reply")
+        raise HandoverError(N_("the person last wrote more than 24 hours ago: WhatsApp allows only an approved "
+                               "template now, not a free reply"))
     to = box.open(handover["address_encrypted"])
     sender = sender_for(handover["channel"], handover["sender"], settings)
     if not sender:
-        raise HandoverError("no sender number: set TWILIO_SMS_FROM / TWILIO_WHATSAPP_FROM")
+        raise HandoverError(N_("no sender number: set TWILIO_SMS_FROM / TWILIO_WHATSAPP_FROM"))
     if not limits.acquire(sender, timeout=10):
-        raise HandoverError("the sender's rate limit is full; try again in a moment")
+        raise HandoverError(N_("the sender's rate limit is full; try again in a moment"))
     try:
         sent = twilio.send(to=to, from_=sender, body=text)
     except SendError as exc:
-        raise HandoverError(f"Twilio did not take the message: {exc}") from None
+        raise HandoverError(N_("Twilio did not take the message: {reason}"), reason=str(exc)) from None
     with engine.begin() as conn:
         conn.execute(insert(MESSAGES).values(
             contact_id=handover["contact_id"], direction="out", channel=handover["channel"], text=text,
@@ -142,7 +143,7 @@ def close(engine: Engine, handover_id: int, *, by: str) -> None:
         done = conn.execute(update(HANDOVERS).where(HANDOVERS.c.id == handover_id, HANDOVERS.c.status == "open")
                             .values(status="closed", closed_at=utcnow(), closed_by=by, address_encrypted=None))
     if not done.rowcount:
-        raise HandoverError("this hand-over is closed already")
+        raise HandoverError(N_("this hand-over is closed already"))
 
 
 def age(handover: dict) -> str:

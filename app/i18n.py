@@ -51,3 +51,19 @@ class Texts:
     def gettext(self, message: str, **values: object) -> str:
         text = self._catalog.gettext(message)
         return text.format(**values) if values else text
+
+
+def N_(message: str) -> str:  # noqa: N802
+    """Mark a text for the catalogs where it is written; it is translated later, where the reader is known."""
+    return message
+
+
+class Refusal(Exception):
+    """A refused action whose reason is an interface text: English in str(), any language in explain()."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values) if values else message)
+        self.message, self.values = message, values
+
+    def explain(self, texts: "Texts") -> str:
+        return texts.gettext(self.message, **self.values)

@@ -279,7 +279,7 @@ def test_operators_write_preview_send_and_follow_an_alert_in_the_console(databas
         form = {"csrf_token": token, "country": "MX", "text_es": "Lluvias fuertes en Tapachula.",
                 "text_en": "Heavy rain in Tapachula."}
         bad = client.post("/console/alerts/preview", data={**form, "text_es": "", "text_en": ""})
-        assert bad.status_code == 422 and "at least one language" in bad.text
+        assert bad.status_code == 422 and "escriba la alerta en al menos un idioma" in bad.text
         preview = client.post("/console/alerts/preview?lang=en", data=form)
         assert preview.status_code == 200
         assert "ALERTA (México)" in preview.text and "Heavy rain in Tapachula." in preview.text

@@ -118,7 +118,7 @@ def test_the_whatsapp_window_is_respected(client: TestClient, fake_twilio) -> No
     assert "more than 24 hours ago" in page and 'name="text"' not in page
     token = csrf(client, f"/console/handovers/{handover['id']}")
     refused = client.post(f"/console/handovers/{handover['id']}/reply", data={"text": "Hola", "csrf_token": token})
-    assert refused.status_code == 409 and "approved" in refused.text
+    assert refused.status_code == 409 and "solo permite una plantilla aprobada" in refused.text  # the console's es
     assert fake_twilio.requests == []
 
 

@@ -8,13 +8,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import alerts, handovers
 from app.console import auth
-from app.console.views import render, role
+from app.console.views import console_language, render, role
 from app.crypto import box_for
 from app.deps import EngineDep, KnowledgeDep, SettingsDep
-from app.i18n import LANGUAGES
+from app.i18n import LANGUAGES, Refusal, Texts
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
+
+
+def _explain(request: Request, refusal: Refusal) -> str:
+    """A refusal's reason in the console's language."""
+    return refusal.explain(Texts(console_language(request), request.app.state.settings.locales_dir))
 
 
 # --- hand-overs ---
@@ -54,7 +59,7 @@ async def handover_reply(request: Request, handover_id: int, account: Operator, 
             engine, handover_id, text, by=account.name, twilio=state.twilio, limits=state.limits, box=box,
             settings=settings))
     except handovers.HandoverError as exc:
-        return await _handover_view(request, handover_id, account, engine, error=str(exc), status=409)
+        return await _handover_view(request, handover_id, account, engine, error=_explain(request, exc), status=409)
     return RedirectResponse(f"/console/handovers/{handover_id}", status_code=303)
 
 
@@ -63,7 +68,7 @@ async def handover_close(request: Request, handover_id: int, account: Operator, 
     try:
         await anyio.to_thread.run_sync(lambda: handovers.close(engine, handover_id, by=account.name))
     except handovers.HandoverError as exc:
-        return await _handover_view(request, handover_id, account, engine, error=str(exc), status=409)
+        return await _handover_view(request, handover_id, account, engine, error=_explain(request, exc), status=409)
     return RedirectResponse("/console/handovers", status_code=303)
 
 
@@ -80,8 +85,6 @@ async def alerts_page(request: Request, account: Operator, engine: EngineDep, kn
 
 
 def _countries(kb, request: Request) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    from app.console.views import console_language
-
     language = console_language(request)
     return sorted(((code, kb.country_name(code, language)) for code in kb.countries), key=lambda c: c[1])
 
@@ -101,7 +104,7 @@ async def alert_preview(request: Request, account: Operator, engine: EngineDep, 
     try:
         composed = alerts.compose_all(kb, country=country.upper(), texts=texts, locales_dir=settings.locales_dir)
     except alerts.AlertError as exc:
-        return render(request, "alerts.html", status=422, previews=None, error=str(exc), **values)
+        return render(request, "alerts.html", status=422, previews=None, error=_explain(request, exc), **values)
     previews = await anyio.to_thread.run_sync(lambda: alerts.preview(engine, country=country.upper(),
                                                                      composed=composed))
     return render(request, "alerts.html", previews=previews, error=None, **values)
@@ -119,7 +122,7 @@ async def alert_send(request: Request, account: Operator, engine: EngineDep, set
     except alerts.AlertError as exc:
         return render(request, "alerts.html", status=422, account=account, alerts=[], previews=None,
                       countries=_countries(kb, request), languages=LANGUAGES, texts=texts, country=country,
-                      error=str(exc))
+                      error=_explain(request, exc))
     return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
 
 
