@@ -127,9 +127,12 @@ class Deliverer:
             if not template:
                 self.record(claim, status="skipped", error="outside the WhatsApp window and no approved template")
                 return 0
+        text = composed[language]
+        body = to_gsm7(text) if row.channel == "sms" else text
         try:
             if claim.earlier_claim is not None:  # an earlier attempt may have been taken by Twilio
-                sid = self.twilio.find_sent(to=to, from_=sender, since=claim.earlier_claim)
+                sid = self.twilio.find_sent(to=to, from_=sender, since=claim.earlier_claim,
+                                            text=text if template else body)
                 if sid:
                     log.warning("alert %s delivery %s was already sent (%s): not sent again", claim.alert_id,
                                 claim.id, sid)
@@ -139,11 +142,9 @@ class Deliverer:
                 self.retry(claim, after=0.0)
                 return 0
             if template:
-                sent = self.twilio.send(to=to, from_=sender, content_sid=template,
-                                        variables={"1": composed[language]})
+                sent = self.twilio.send(to=to, from_=sender, content_sid=template, variables={"1": text})
             else:
-                text = composed[language]
-                sent = self.twilio.send(to=to, from_=sender, body=to_gsm7(text) if row.channel == "sms" else text)
+                sent = self.twilio.send(to=to, from_=sender, body=body)
         except SendError as exc:
             return self.failed(claim, exc)
         self.record(claim, status=sent.status, sid=sent.sid, template=template is not None)

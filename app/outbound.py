@@ -92,14 +92,18 @@ class Twilio:
             raise SendError(f"no answer from Twilio: {type(exc).__name__}", retryable=True, ambiguous=True) from None
         return Sent(sid=str(message.sid), status=str(message.status or "queued"))
 
-    def find_sent(self, *, to: str, from_: str, since: datetime) -> str | None:
-        """The sid of a message already created to `to` since `since`, if any (after a worker died mid-send)."""
+    def find_sent(self, *, to: str, from_: str, since: datetime, text: str) -> str | None:
+        """The sid of a message holding `text` created to `to` since `since` (after a worker died mid-send).
+
+        The text tells it from the bot's own replies to the same person in that time; a template's body is the
+        template with the text in it.
+        """
         client = self._client()
         try:
-            found = client.messages.list(to=to, from_=from_, date_sent_after=since - timedelta(seconds=5), limit=20)
+            found = client.messages.list(to=to, from_=from_, date_sent_after=since - timedelta(seconds=5), limit=50)
         except (TwilioRestException, requests.RequestException) as exc:
             raise SendError(f"could not list messages: {exc}", retryable=True, ambiguous=True) from None
-        return str(found[0].sid) if found else None
+        return next((str(m.sid) for m in found if text.strip() in (m.body or "")), None)
 
 
 def sender_for(channel: str, known: str, settings: Settings) -> str:

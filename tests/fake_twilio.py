@@ -106,7 +106,7 @@ class FakeTwilio:
                      if (not query.get("To") or m["To"] == query["To"])
                      and (not query.get("From") or m["From"] == query["From"])
                      and (after is None or m["created"] >= after)]
-        messages = [{"sid": m["sid"], "to": m["To"], "from": m["From"], "body": m.get("Body", ""),
+        messages = [{"sid": m["sid"], "to": m["To"], "from": m["From"], "body": _body(m),
                      "status": "queued", "account_sid": ACCOUNT} for m in reversed(found)]
         return {"messages": messages, "page": 0, "page_size": 50, "start": 0, "end": max(0, len(messages) - 1),
                 "first_page_uri": "", "next_page_uri": None, "previous_page_uri": None, "uri": ""}
@@ -155,6 +155,13 @@ class FakeTwilio:
                 self._answer(200, fake._list(dict(parse_qsl(url.query))))
 
         return Handler
+
+
+def _body(message: dict) -> str:
+    """What Twilio shows as a message's body: the text, or the template rendered with its variables."""
+    if message.get("ContentSid"):
+        return "Template {}: {}".format(message["ContentSid"], json.loads(message.get("ContentVariables") or "{}").get("1", ""))
+    return message.get("Body", "")
 
 
 class _Server(ThreadingHTTPServer):

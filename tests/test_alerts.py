@@ -353,3 +353,33 @@ def test_an_alert_written_while_the_queue_is_down_is_sent_once_it_is_back(fake_t
         result = wait_done(settings, alert_id, worker=worker, timeout=30)
     engine.dispose()
     assert result["queued"] == 6 and len(fake_twilio.accepted) == 6
+
+
+def test_a_taken_over_delivery_is_looked_up_at_twilio_before_it_is_sent(database_url, fake_twilio,  # type: ignore[no-untyped-def]
+                                                                        tmp_path: Path) -> None:
+    """Two deliveries left claimed by a dead worker: one reached Twilio before it died, one did not (that person
+    only got a bot reply meanwhile, which must not be taken for the alert)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from app import alerts
+    from app.delivery import Deliverer
+
+    settings = queue_settings(database_url, "sqlite", fake_twilio.url, tmp_path)
+    engine = make_engine(settings.database_url)
+    reached, missed = (p["address"] for p in add_subscribers(engine, settings, count=2, whatsapp_every=0))
+    text = "ALERTA (México)\n\nAviso de prueba"
+    alert_id = alerts.create(engine, country="MX", composed={"es": text}, created_by="test")
+    earlier = datetime.now(UTC) - timedelta(seconds=10)
+    with engine.begin() as conn:
+        conn.execute(update(alerts.DELIVERIES).values(status="claimed", attempts=1, claimed_at=earlier,
+                                                      lease_until=earlier + timedelta(seconds=2)))
+    for to, body in ((reached, to_gsm7(text)), (missed, "Escriba MENU para ver los temas.")):
+        fake_twilio.accepted.append({"To": to, "From": "+5255000001", "Body": body, "sid": new_sid(),
+                                     "at": earlier.timestamp(), "created": earlier + timedelta(seconds=1)})
+    Deliverer(settings, engine).run(alert_id)
+    assert len(fake_twilio.to(reached)) == 1  # found at Twilio: not sent again
+    assert [m["Body"] for m in fake_twilio.to(missed)][-1] == to_gsm7(text)  # the bot's reply was not the alert
+    assert counts(engine, alert_id)["queued"] == 2
+    engine.dispose()
