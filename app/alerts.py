@@ -63,6 +63,15 @@ def subscribed_countries(conn: Connection, *, contact_id: int) -> list[str]:
                              .order_by(SUBSCRIPTIONS.c.country)).scalars())
 
 
+def subscribers_per_country(engine: Engine) -> dict[str, int]:
+    """Who an alert would reach now, per country (opted-out people left out)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(SUBSCRIPTIONS.c.country, func.count())
+                            .join(CONTACTS, CONTACTS.c.id == SUBSCRIPTIONS.c.contact_id)
+                            .where(CONTACTS.c.opted_out.is_(False)).group_by(SUBSCRIPTIONS.c.country)).all()
+    return dict(rows)
+
+
 # --- writing an alert ---
 
 def pick_language(available: dict[str, str] | list[str], language: str | None) -> str:

@@ -38,6 +38,8 @@ def serve(args: argparse.Namespace) -> int:
     if settings.engine == "rasa" and not args.no_rasa:
         rasa = _start_rasa(settings, app_port=port)
     queue_worker = None if args.no_worker else _start_worker()
+    if (args.workers or 1) > 1 and settings.database_url.startswith("sqlite"):
+        print("warning: several workers on SQLite take turns writing; use PostgreSQL for --workers", file=sys.stderr)
     if (args.workers or 1) > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile  # /metrics sums the workers' counters from files here, fresh at each start
 

@@ -73,11 +73,15 @@ def test_alert_keywords_in_other_languages(client: TestClient, settings) -> None
     assert len(subscriptions(settings)) == 1
 
 
-def test_erasing_a_person_removes_their_subscriptions(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+def test_erasing_a_person_removes_their_subscriptions_and_hand_over(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    from app.handovers import queue
+
     say(client, "ALERTAS")
-    say(client, "BORRAR")
+    say(client, "PERSONA")
+    assert len(queue(client.app.state.engine)) == 1
+    assert " SI " in say(client, "BORRAR")  # asked to confirm, even while a person has the conversation
     say(client, "SI")
-    assert subscriptions(settings) == []
+    assert subscriptions(settings) == [] and queue(client.app.state.engine) == []
 
 
 @pytest.fixture
@@ -275,6 +279,7 @@ def test_operators_write_preview_send_and_follow_an_alert_in_the_console(databas
         auth.add_user(client.app.state.engine, name="ana", password=PASSWORD, role="operator")
         log_in(client, "ana")
         page = client.get("/console/alerts")
+        assert "México 6" in page.text  # who an alert would reach now
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         form = {"csrf_token": token, "country": "MX", "text_es": "Lluvias fuertes en Tapachula.",
                 "text_en": "Heavy rain in Tapachula."}

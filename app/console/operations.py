@@ -81,7 +81,8 @@ async def alerts_page(request: Request, account: Operator, engine: EngineDep, kn
         row["counts"] = await anyio.to_thread.run_sync(alerts.counts, engine, row["id"])
     kb = knowledge.get()
     return render(request, "alerts.html", account=account, alerts=rows, countries=_countries(kb, request),
-                  languages=LANGUAGES, texts={}, country=None, previews=None, error=None)
+                  languages=LANGUAGES, texts={}, country=None, previews=None, error=None,
+                  reach=await anyio.to_thread.run_sync(alerts.subscribers_per_country, engine))
 
 
 def _countries(kb, request: Request) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
