@@ -146,6 +146,14 @@ def close(engine: Engine, handover_id: int, *, by: str) -> None:
         raise HandoverError(N_("this hand-over is closed already"))
 
 
+def farewell(handover: dict, locales_dir) -> str:  # type: ignore[no-untyped-def]
+    """What the person is told when the office closes the conversation, in their language."""
+    from app.i18n import Texts
+
+    return Texts(handover["language"] or "es", locales_dir).gettext(
+        "Our team has closed this conversation. The assistant answers again: write MENU for topics.")
+
+
 def age(handover: dict) -> str:
     opened: datetime = handover["opened_at"]
     minutes = int((utcnow() - (opened if opened.tzinfo else opened.replace(tzinfo=utcnow().tzinfo))).total_seconds() // 60)

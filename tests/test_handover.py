@@ -78,9 +78,10 @@ def test_asking_for_a_person_pauses_the_bot_until_an_operator_closes(client: Tes
     assert message["Body"] == "Hola, soy Ana de la oficina. ¿En qué ciudad está?"
     assert "Hola, soy Ana de la oficina" in client.get(f"/console/handovers/{handover['id']}").text
 
-    closed = client.post(f"/console/handovers/{handover['id']}/close", data={"csrf_token": token},
+    closed = client.post(f"/console/handovers/{handover['id']}/close", data={"csrf_token": token, "tell": "1"},
                          follow_redirects=False)
     assert closed.status_code == 303
+    assert fake_twilio.accepted[-1]["Body"].startswith("Nuestro equipo cerró esta conversación")  # in Spanish
     [handover] = rows(client)
     assert handover["status"] == "closed" and handover["address_encrypted"] is None  # the number goes with it
     assert handover["closed_by"] == "ana"

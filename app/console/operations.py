@@ -1,5 +1,6 @@
 """Operators' pages: the hand-over queue (read, reply, close) and alerts (write, preview, send, follow)."""
 
+import logging
 from typing import Annotated
 
 import anyio
@@ -13,6 +14,7 @@ from app.crypto import box_for
 from app.deps import EngineDep, KnowledgeDep, SettingsDep
 from app.i18n import LANGUAGES, Refusal, Texts
 
+log = logging.getLogger("migrantinfo")
 router = APIRouter(prefix="/console", include_in_schema=False)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
 
@@ -52,19 +54,31 @@ async def _handover_view(request: Request, handover_id: int, account: auth.Accou
 @router.post("/handovers/{handover_id}/reply")
 async def handover_reply(request: Request, handover_id: int, account: Operator, engine: EngineDep,
                          settings: SettingsDep, text: Annotated[str, Form()] = "") -> Response:
-    state = request.app.state
-    box = box_for(settings.address_keys, settings.hash_secret)
     try:
-        await anyio.to_thread.run_sync(lambda: handovers.reply(
-            engine, handover_id, text, by=account.name, twilio=state.twilio, limits=state.limits, box=box,
-            settings=settings))
+        await _send(request, handover_id, text, account, settings, engine)
     except handovers.HandoverError as exc:
         return await _handover_view(request, handover_id, account, engine, error=_explain(request, exc), status=409)
     return RedirectResponse(f"/console/handovers/{handover_id}", status_code=303)
 
 
+async def _send(request: Request, handover_id: int, text: str, account: auth.Account, settings, engine) -> str:  # type: ignore[no-untyped-def]
+    state = request.app.state
+    box = box_for(settings.address_keys, settings.hash_secret)
+    return await anyio.to_thread.run_sync(lambda: handovers.reply(
+        engine, handover_id, text, by=account.name, twilio=state.twilio, limits=state.limits, box=box,
+        settings=settings))
+
+
 @router.post("/handovers/{handover_id}/close")
-async def handover_close(request: Request, handover_id: int, account: Operator, engine: EngineDep) -> Response:
+async def handover_close(request: Request, handover_id: int, account: Operator, engine: EngineDep,
+                         settings: SettingsDep, tell: Annotated[str, Form()] = "") -> Response:
+    handover = await anyio.to_thread.run_sync(handovers.get, engine, handover_id)
+    if tell and handover is not None and handover["status"] == "open":
+        text = handovers.farewell(handover, settings.locales_dir)
+        try:
+            await _send(request, handover_id, text, account, settings, engine)
+        except handovers.HandoverError as exc:  # closing must not depend on Twilio: say so, close anyway
+            log.warning("hand-over %s: the farewell was not sent: %s", handover_id, exc)
     try:
         await anyio.to_thread.run_sync(lambda: handovers.close(engine, handover_id, by=account.name))
     except handovers.HandoverError as exc:
