@@ -171,7 +171,8 @@ class Assistant:
                 reply.say(texts.gettext("Done: everything we stored about you has been deleted."))
                 return reply
             reply.say(texts.gettext("Nothing was deleted."))
-        handover = handovers.open_for(conn, contact.id) if kind != "erase" else None
+        paging = kind == "more" and bool(convo.state.get("pages"))  # the rest of an answer already given
+        handover = handovers.open_for(conn, contact.id) if kind != "erase" and not paging else None
         if handover is not None:  # a person of the office has the conversation: the bot keeps quiet
             danger = bool(msg.text) and in_danger(msg.text)
             handovers.touch(conn, handover["id"], danger=danger)

@@ -100,6 +100,16 @@ def test_danger_opens_an_urgent_hand_over_first_in_the_queue(client: TestClient)
     assert page.index(f'/console/handovers/{second["id"]}"') < page.index(f'/console/handovers/{first["id"]}"')
 
 
+def test_a_long_danger_answer_by_sms_still_pages_with_more(client: TestClient) -> None:
+    first = say(client, "me quieren matar, ayuda", "+50255556666")
+    assert "MAS" in first[-1]  # the emergency answer is longer than one SMS page
+    [handover] = rows(client)
+    [rest] = say(client, "MAS", "+50255556666")  # the next page, not silence
+    assert "Una persona de nuestro equipo" in rest
+    assert say(client, "hola", "+50255556666") == []  # then the person's words are for the operator
+    assert rows(client)[0]["id"] == handover["id"]
+
+
 def test_danger_during_a_hand_over_is_answered_and_raises_it(client: TestClient) -> None:
     say(client, "PERSONA")
     assert say(client, "hola?") == []
