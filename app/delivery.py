@@ -138,6 +138,7 @@ class Deliverer:
                                 claim.id, sid)
                     self.record(claim, status="queued", sid=sid, template=template is not None)
                     return 0
+            self.twilio.prepare()
             if not self.limits.acquire(sender, timeout=self.settings.alert_lease_seconds / 2):
                 self.retry(claim, after=0.0)
                 return 0

@@ -60,6 +60,10 @@ class Twilio:
     def configured(self) -> bool:
         return bool(self.settings.twilio_account_sid and self.settings.twilio_auth_token)
 
+    def prepare(self) -> None:
+        """Build this thread's client now, so that nothing slow stands between a rate slot and its request."""
+        self._client()
+
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:

@@ -23,8 +23,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app.alerts import counts  # noqa: E402
 from app.db import make_engine, upgrade  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.ratelimit import SenderLimits  # noqa: E402
 from tests.conftest import BASE, Worker, queue_settings  # noqa: E402
-from tests.fake_twilio import ARRIVAL_WINDOW, FakeTwilio, max_in_window  # noqa: E402
+from tests.fake_twilio import FakeTwilio, busiest_window  # noqa: E402
 from tests.population import add_subscribers  # noqa: E402
 
 SMS_FROM, WHATSAPP_FROM = "+5255000001", "whatsapp:+5255000000"
@@ -70,7 +71,7 @@ def main() -> int:
 
         worker = Worker(settings, tmp).start()
         time.sleep(1.5)  # the worker's start, as in production it is already running
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         with TestClient(create_app(settings), base_url=BASE) as client:
             alert_id = client.post("/api/v1/alerts", json={"country": "MX", "texts": TEXTS},
                                    headers={"authorization": "Bearer test-api-token"}).json()["id"]
@@ -86,7 +87,7 @@ def main() -> int:
                     break
                 if worker.process.poll() is not None:
                     raise SystemExit("the worker died:\n" + worker.log()[-2000:])
-                time.sleep(0.2)
+                time.sleep(0.5)
         finally:
             elapsed = time.monotonic() - started
             worker.stop()
@@ -99,10 +100,9 @@ def main() -> int:
     by_address = {m["To"]: m for m in fake.accepted}
     wrong_kind = sum(1 for p in eligible if p["address"] in by_address
                      and bool(by_address[p["address"]].get("ContentSid")) != p["stale"])
-    peaks = {sender: max_in_window([r["at"] for r in fake.requests if r["From"] == sender], ARRIVAL_WINDOW)
-             for sender in (SMS_FROM, WHATSAPP_FROM)}
-    strict = {sender: max_in_window([r["at"] for r in fake.requests if r["From"] == sender], 1.0)
-              for sender in (SMS_FROM, WHATSAPP_FROM)}
+    busiest = {sender: busiest_window([r["at"] for r in fake.requests if r["From"] == sender], 1.0)
+               for sender in (SMS_FROM, WHATSAPP_FROM)}
+    peaks = {sender: peak for sender, (peak, _) in busiest.items()}
     reconciled = len(re.findall(r"was already sent", worker.log()))
     print()
     print(f"alert {alert_id}: {result['queued']} queued at Twilio, {result['failed']} failed, "
@@ -117,11 +117,13 @@ def main() -> int:
     for sender, peak in peaks.items():
         limit = args.whatsapp_mps if sender.startswith("whatsapp:") else args.sms_mps
         share = sum(1 for m in fake.accepted if m["From"] == sender)
-        print(f"{sender}: {share} messages, busiest {ARRIVAL_WINDOW} s window of arrivals {peak} (limit {limit}/s): "
-              f"{'held' if peak <= limit else 'EXCEEDED'}; busiest 1 s window of arrivals {strict[sender]}")
+        print(f"{sender}: {share} messages, busiest 1 s window of arrivals at Twilio {peak} (limit {limit}/s, "
+              f"{SenderLimits(settings).per_second(sender)} admitted per second): "
+              f"{'held' if peak <= limit else 'EXCEEDED'} (at {busiest[sender][1] - started_at:.1f} s)")
     ideal = max(sum(1 for p in eligible if p["channel"] == "sms") / args.sms_mps,
                 sum(1 for p in eligible if p["channel"] == "whatsapp") / args.whatsapp_mps)
-    print(f"the rate limits alone allow it in {ideal:.1f} s: the run took {elapsed / ideal:.2f}x that")
+    print(f"Twilio's rates alone allow it in {ideal:.1f} s: the run took {elapsed / ideal:.2f}x that "
+          f"(with {settings.rate_headroom:.0%} headroom kept under each rate)")
     ok = not (missing or duplicates or to_opted_out or wrong_kind) and all(
         peak <= (args.whatsapp_mps if s.startswith("whatsapp:") else args.sms_mps) for s, peak in peaks.items())
     print("RESULT:", "ok" if ok else "FAILED")

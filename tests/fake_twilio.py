@@ -19,9 +19,6 @@ from urllib.parse import parse_qsl, urlparse
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "test-auth-token-0123456789"
-# The limiter counts a message when it takes its slot; it reaches this server a little later, later still on a
-# loaded machine. Arrivals are counted in windows of 0.9 s: up to 100 ms of that jitter is not read as excess.
-ARRIVAL_WINDOW = 0.9
 PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w{32})/Messages\.json$")
 
 
@@ -61,8 +58,7 @@ class FakeTwilio:
 
     # --- the API ---
 
-    def _take(self, form: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
-        now = time.time()
+    def _take(self, form: dict[str, str], now: float) -> tuple[int, dict, dict[str, str]]:
         sender, to = form.get("From", ""), form.get("To", "")
         with self._lock:
             self.requests.append({**form, "at": now})
@@ -135,6 +131,7 @@ class FakeTwilio:
                 self.wfile.write(raw)
 
             def do_POST(self) -> None:  # noqa: N802
+                arrived = time.time()  # before the body is read and the simulated latency: what Twilio would count
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
                 if not PATH.match(urlparse(self.path).path):
@@ -143,7 +140,7 @@ class FakeTwilio:
                     return self._answer(401, _error(401, 20003, "Authenticate"))
                 if fake.latency:
                     time.sleep(fake.latency)
-                status, body, headers = fake._take(form)
+                status, body, headers = fake._take(form, arrived)
                 self._answer(status, body, headers)
 
             def do_GET(self) -> None:  # noqa: N802
@@ -182,9 +179,15 @@ def _error(status: int, code: int, message: str) -> dict:
 
 def max_in_window(times: list[float], window: float) -> int:
     """The most messages found in any window of `window` seconds."""
-    times, best, start = sorted(times), 0, 0
+    return busiest_window(times, window)[0]
+
+
+def busiest_window(times: list[float], window: float) -> tuple[int, float]:
+    """The most messages in any window of `window` seconds, and when that window starts."""
+    times, best, at, start = sorted(times), 0, 0.0, 0
     for end, t in enumerate(times):
         while t - times[start] >= window:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        if end - start + 1 > best:
+            best, at = end - start + 1, times[start]
+    return best, at
