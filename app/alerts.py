@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import Select, delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.i18n import FALLBACKS, LANGUAGES, N_, Refusal, Texts
@@ -58,17 +58,17 @@ def unsubscribe(conn: Connection, *, contact_id: int, country: str | None = None
     return conn.execute(delete(SUBSCRIPTIONS).where(*where)).rowcount
 
 
-def subscribed_countries(conn: Connection, *, contact_id: int) -> list[str]:
-    return list(conn.execute(select(SUBSCRIPTIONS.c.country).where(SUBSCRIPTIONS.c.contact_id == contact_id)
-                             .order_by(SUBSCRIPTIONS.c.country)).scalars())
+def reachable(*columns, country: str | None = None) -> Select:  # type: ignore[no-untyped-def]
+    """The subscriptions an alert reaches (of one country, or all): their people have not opted out."""
+    query = (select(*columns).select_from(SUBSCRIPTIONS).join(CONTACTS, CONTACTS.c.id == SUBSCRIPTIONS.c.contact_id)
+             .where(CONTACTS.c.opted_out.is_(False)))
+    return query.where(SUBSCRIPTIONS.c.country == country) if country else query
 
 
 def subscribers_per_country(engine: Engine) -> dict[str, int]:
-    """Who an alert would reach now, per country (opted-out people left out)."""
+    """Who an alert would reach now, per country."""
     with engine.connect() as conn:
-        rows = conn.execute(select(SUBSCRIPTIONS.c.country, func.count())
-                            .join(CONTACTS, CONTACTS.c.id == SUBSCRIPTIONS.c.contact_id)
-                            .where(CONTACTS.c.opted_out.is_(False)).group_by(SUBSCRIPTIONS.c.country)).all()
+        rows = conn.execute(reachable(SUBSCRIPTIONS.c.country, func.count()).group_by(SUBSCRIPTIONS.c.country)).all()
     return dict(rows)
 
 
@@ -124,9 +124,8 @@ def preview(engine: Engine, *, country: str, composed: dict[str, str]) -> list[P
     """What each language's subscribers will get, and how many of them there are."""
     now = utcnow()
     with engine.connect() as conn:
-        rows = conn.execute(select(CONTACTS.c.language, SUBSCRIPTIONS.c.channel, CONTACTS.c.last_inbound_at)
-                            .join(CONTACTS, CONTACTS.c.id == SUBSCRIPTIONS.c.contact_id)
-                            .where(SUBSCRIPTIONS.c.country == country, CONTACTS.c.opted_out.is_(False))).all()
+        rows = conn.execute(reachable(CONTACTS.c.language, SUBSCRIPTIONS.c.channel, CONTACTS.c.last_inbound_at,
+                                      country=country)).all()
     recipients = dict.fromkeys(composed, 0)
     templates = dict.fromkeys(composed, 0)
     for language, channel, last_inbound in rows:
@@ -157,10 +156,8 @@ def create(engine: Engine, *, country: str, composed: dict[str, str], created_by
         alert_id = conn.execute(insert(ALERTS).values(
             country=country, texts=json.dumps(composed, ensure_ascii=False), status="sending",
             created_by=created_by, created_at=now, heartbeat_at=now).returning(ALERTS.c.id)).scalar_one()
-        eligible = (select(literal(alert_id), SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.id, literal("pending"),
-                           literal(0), literal(False), literal(now))
-                    .join(CONTACTS, CONTACTS.c.id == SUBSCRIPTIONS.c.contact_id)
-                    .where(SUBSCRIPTIONS.c.country == country, CONTACTS.c.opted_out.is_(False)))
+        eligible = reachable(literal(alert_id), SUBSCRIPTIONS.c.contact_id, SUBSCRIPTIONS.c.id, literal("pending"),
+                             literal(0), literal(False), literal(now), country=country)
         conn.execute(insert(DELIVERIES).from_select(
             ["alert_id", "contact_id", "subscription_id", "status", "attempts", "template", "updated_at"], eligible))
     return int(alert_id)
@@ -170,13 +167,19 @@ def create(engine: Engine, *, country: str, composed: dict[str, str], created_by
 
 def counts(engine: Engine, alert_id: int) -> dict[str, int]:
     """Deliveries of an alert per group (pending, queued, sent, delivered, read, failed, skipped) and total."""
+    return counts_of(engine, [alert_id])[alert_id]
+
+
+def counts_of(engine: Engine, alert_ids: list[int]) -> dict[int, dict[str, int]]:
+    """The counts of several alerts, in one query."""
     with engine.connect() as conn:
-        rows = conn.execute(select(DELIVERIES.c.status, func.count()).where(DELIVERIES.c.alert_id == alert_id)
-                            .group_by(DELIVERIES.c.status)).all()
-    result = dict.fromkeys(COUNT_ORDER, 0)
-    for status, n in rows:
-        result[GROUPS.get(status, "queued")] += n
-    result["total"] = sum(n for _, n in rows)
+        rows = conn.execute(select(DELIVERIES.c.alert_id, DELIVERIES.c.status, func.count())
+                            .where(DELIVERIES.c.alert_id.in_(alert_ids))
+                            .group_by(DELIVERIES.c.alert_id, DELIVERIES.c.status)).all()
+    result = {alert_id: dict.fromkeys((*COUNT_ORDER, "total"), 0) for alert_id in alert_ids}
+    for alert_id, status, n in rows:
+        result[alert_id][GROUPS.get(status, "queued")] += n
+        result[alert_id]["total"] += n
     return result
 
 

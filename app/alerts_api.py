@@ -52,10 +52,12 @@ async def preview(body: AlertIn, settings: SettingsDep, engine: EngineDep, knowl
 @router.post("", status_code=202, response_model=AlertOut)
 async def send(body: AlertIn, request: Request, settings: SettingsDep, engine: EngineDep,
                knowledge: KnowledgeDep) -> AlertOut:
-    _composed(body, knowledge.get(), settings)  # 422 before anything is stored
-    alert_id = await anyio.to_thread.run_sync(lambda: alerts.start(
-        engine, request.app.state.queue, kb=knowledge.get(), settings=settings, country=body.country.upper(),
-        texts=body.texts, created_by=body.created_by))
+    try:  # a refused alert is refused before anything is stored
+        alert_id = await anyio.to_thread.run_sync(lambda: alerts.start(
+            engine, request.app.state.queue, kb=knowledge.get(), settings=settings, country=body.country.upper(),
+            texts=body.texts, created_by=body.created_by))
+    except alerts.AlertError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
     return await status(alert_id, engine)
 
 

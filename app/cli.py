@@ -38,12 +38,14 @@ def serve(args: argparse.Namespace) -> int:
     if settings.engine == "rasa" and not args.no_rasa:
         rasa = _start_rasa(settings, app_port=port)
     queue_worker = None if args.no_worker else _start_worker()
-    if (args.workers or 1) > 1 and settings.database_url.startswith("sqlite"):
-        print("warning: several workers on SQLite take turns writing; use PostgreSQL for --workers", file=sys.stderr)
-    if (args.workers or 1) > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        import tempfile  # /metrics sums the workers' counters from files here, fresh at each start
+    if (args.workers or 1) > 1:
+        if settings.database_url.startswith("sqlite"):
+            print("warning: several workers on SQLite take turns writing; use PostgreSQL for --workers",
+                  file=sys.stderr)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            import tempfile  # /metrics sums the workers' counters from files here, fresh at each start
 
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="migrantinfo-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="migrantinfo-metrics-")
     print(f"Migrantinfo on http://{host}:{port}")
     print(f"  Twilio webhook (SMS and WhatsApp): {settings.public_base_url.rstrip('/')}/webhooks/twilio")
     print(f"  Status callback:                   {settings.public_base_url.rstrip('/')}/webhooks/twilio/status")
@@ -228,7 +230,6 @@ def evaluate_engines(args: argparse.Namespace) -> int:
 def users_add(args: argparse.Namespace) -> int:
     """Create a console account; the password comes from MIGRANTINFO_PASSWORD, standard input or a prompt."""
     import getpass
-    import os
 
     from app.console.auth import AuthError, add_user
     from app.db import make_engine, upgrade

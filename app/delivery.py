@@ -25,7 +25,6 @@ from app.store import STATUS_RANK
 
 log = logging.getLogger("migrantinfo")
 STATUSES = DeliveryStatus.__table__  # type: ignore[attr-defined]
-FINAL = ("queued", "accepted", "sending", "sent", "delivered", "read", "failed", "undelivered", "skipped")
 
 
 @dataclass
@@ -64,8 +63,7 @@ class Deliverer:
                 continue
             if time.monotonic() - beat > 1.0:
                 beat = time.monotonic()
-                with self.engine.begin() as conn:
-                    conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(heartbeat_at=utcnow()))
+                touch(self.engine, alert_id)
             sent += self.deliver(claim)
 
     def claim(self, alert_id: int) -> Claim | None:
@@ -219,5 +217,6 @@ def stalled(engine: Engine, *, lease_seconds: float) -> list[int]:
 
 
 def touch(engine: Engine, alert_id: int) -> None:
+    """A sign of life of the alert's workers (see `stalled`)."""
     with engine.begin() as conn:
         conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id).values(heartbeat_at=utcnow()))

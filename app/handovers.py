@@ -42,10 +42,7 @@ def open_(conn: Connection, *, contact_id: int, channel: str, language: str, cou
     now = utcnow()
     current = open_for(conn, contact_id)
     if current is not None:
-        values: dict[str, object] = {"last_inbound_at": now, "address_encrypted": sealed_address, "channel": channel}
-        if danger:
-            values.update(priority=1, reason="danger")
-        conn.execute(update(HANDOVERS).where(HANDOVERS.c.id == current["id"]).values(values))
+        touch(conn, current["id"], danger=danger, address_encrypted=sealed_address, channel=channel)
         return Opened(current["id"], new=False)
     new_id = conn.execute(insert(HANDOVERS).values(
         contact_id=contact_id, status="open", priority=1 if danger else 0, reason="danger" if danger else "asked",
@@ -54,17 +51,23 @@ def open_(conn: Connection, *, contact_id: int, channel: str, language: str, cou
     return Opened(int(new_id), new=True)
 
 
-def touch(conn: Connection, handover_id: int, *, danger: bool) -> None:
-    values: dict[str, object] = {"last_inbound_at": utcnow()}
+def touch(conn: Connection, handover_id: int, *, danger: bool, **more: object) -> None:
+    """The person wrote again: note when, and make it urgent if they are in danger."""
+    values: dict[str, object] = {"last_inbound_at": utcnow(), **more}
     if danger:
         values.update(priority=1, reason="danger")
     conn.execute(update(HANDOVERS).where(HANDOVERS.c.id == handover_id).values(values))
 
 
+def _closing(by: str) -> dict[str, object]:
+    """What closing a hand-over writes: the number goes with it."""
+    return {"status": "closed", "closed_at": utcnow(), "closed_by": by, "address_encrypted": None}
+
+
 def close_all(conn: Connection, *, contact_id: int, by: str) -> None:
     """Close a contact's hand-overs (STOP, erase) and wipe their addresses."""
     conn.execute(update(HANDOVERS).where(HANDOVERS.c.contact_id == contact_id, HANDOVERS.c.status == "open")
-                 .values(status="closed", closed_at=utcnow(), closed_by=by, address_encrypted=None))
+                 .values(_closing(by)))
 
 
 def queue(engine: Engine) -> list[dict]:
@@ -86,8 +89,7 @@ def conversation(engine: Engine, handover: dict, *, limit: int = 100) -> list[di
     if handover["contact_id"] is None:
         return []
     with engine.connect() as conn:
-        rows = conn.execute(select(MESSAGES.c.direction, MESSAGES.c.text, MESSAGES.c.reply, MESSAGES.c.engine,
-                                   MESSAGES.c.created_at)
+        rows = conn.execute(select(MESSAGES.c.direction, MESSAGES.c.text, MESSAGES.c.engine, MESSAGES.c.created_at)
                             .where(MESSAGES.c.contact_id == handover["contact_id"], MESSAGES.c.test.is_(False))
                             .order_by(MESSAGES.c.id.desc()).limit(limit)).mappings().all()
     out = []
@@ -141,7 +143,7 @@ def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twili
 def close(engine: Engine, handover_id: int, *, by: str) -> None:
     with engine.begin() as conn:
         done = conn.execute(update(HANDOVERS).where(HANDOVERS.c.id == handover_id, HANDOVERS.c.status == "open")
-                            .values(status="closed", closed_at=utcnow(), closed_by=by, address_encrypted=None))
+                            .values(_closing(by)))
     if not done.rowcount:
         raise HandoverError(N_("this hand-over is closed already"))
 

@@ -18,6 +18,11 @@ class Inbound:
     test: bool = False
     to: str = ""  # our number the person wrote to: alerts and operators' replies leave from it
 
+    @property
+    def reachable(self) -> bool:
+        """A real number on a Twilio channel, that alerts and operators can write to (not the simulator, not web)."""
+        return not self.test and self.channel in ("sms", "whatsapp")
+
 
 @dataclass
 class Understanding:

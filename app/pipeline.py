@@ -229,7 +229,7 @@ class Assistant:
 
         The simulator's and the API's "web" messages get the same words, but no hand-over: nobody to reply to.
         """
-        if not msg.test and msg.channel in ("sms", "whatsapp"):
+        if msg.reachable:
             opened = handovers.open_(conn, contact_id=contact.id, channel=msg.channel, language=convo.language,
                                      country=convo.country, sealed_address=self.box.seal(msg.address),
                                      sender=msg.to, danger=danger)
@@ -269,7 +269,7 @@ class Assistant:
         convo.country = country
         name = kb.country_name(country, convo.language)
         new = True  # the simulator's and the API's "web" messages are not subscribed: no number to write to
-        if not msg.test and msg.channel in ("sms", "whatsapp"):
+        if msg.reachable:
             new = alerts.subscribe(conn, contact_id=contact.id, country=country, channel=msg.channel,
                                    sealed_address=self.box.seal(msg.address), sender=msg.to)
         reply.say(texts.gettext("You will get the alerts for {country}. To stop them, write ALERTS OFF.",

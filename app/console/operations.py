@@ -91,17 +91,21 @@ async def handover_close(request: Request, handover_id: int, account: Operator, 
 @router.get("/alerts")
 async def alerts_page(request: Request, account: Operator, engine: EngineDep, knowledge: KnowledgeDep) -> HTMLResponse:
     rows = await anyio.to_thread.run_sync(alerts.recent, engine)
+    counts = await anyio.to_thread.run_sync(alerts.counts_of, engine, [row["id"] for row in rows])
     for row in rows:
-        row["counts"] = await anyio.to_thread.run_sync(alerts.counts, engine, row["id"])
-    kb = knowledge.get()
-    return render(request, "alerts.html", account=account, alerts=rows, countries=_countries(kb, request),
-                  languages=LANGUAGES, texts={}, country=None, previews=None, error=None,
-                  reach=await anyio.to_thread.run_sync(alerts.subscribers_per_country, engine))
+        row["counts"] = counts[row["id"]]
+    return render(request, "alerts.html", previews=None, error=None,
+                  reach=await anyio.to_thread.run_sync(alerts.subscribers_per_country, engine),
+                  **_form(request, account, knowledge, texts={}, country=None, sent=rows))
 
 
-def _countries(kb, request: Request) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    language = console_language(request)
-    return sorted(((code, kb.country_name(code, language)) for code in kb.countries), key=lambda c: c[1])
+def _form(request: Request, account: auth.Account, knowledge, *, texts: dict[str, str], country: str | None,  # type: ignore[no-untyped-def]
+          sent: list[dict] | None = None) -> dict:
+    """What the alert form shows: the countries by name in the console's language, the texts written so far."""
+    language, kb = console_language(request), knowledge.get()
+    countries = sorted(((code, kb.country_name(code, language)) for code in kb.countries), key=lambda c: c[1])
+    return dict(account=account, alerts=sent or [], countries=countries, languages=LANGUAGES, texts=texts,
+                country=country)
 
 
 async def _form_texts(request: Request) -> dict[str, str]:
@@ -113,11 +117,10 @@ async def _form_texts(request: Request) -> dict[str, str]:
 async def alert_preview(request: Request, account: Operator, engine: EngineDep, settings: SettingsDep,
                         knowledge: KnowledgeDep, country: Annotated[str, Form()] = "") -> HTMLResponse:
     texts = await _form_texts(request)
-    kb = knowledge.get()
-    values = dict(account=account, alerts=[], countries=_countries(kb, request), languages=LANGUAGES, texts=texts,
-                  country=country)
+    values = _form(request, account, knowledge, texts=texts, country=country)
     try:
-        composed = alerts.compose_all(kb, country=country.upper(), texts=texts, locales_dir=settings.locales_dir)
+        composed = alerts.compose_all(knowledge.get(), country=country.upper(), texts=texts,
+                                      locales_dir=settings.locales_dir)
     except alerts.AlertError as exc:
         return render(request, "alerts.html", status=422, previews=None, error=_explain(request, exc), **values)
     previews = await anyio.to_thread.run_sync(lambda: alerts.preview(engine, country=country.upper(),
@@ -129,15 +132,13 @@ async def alert_preview(request: Request, account: Operator, engine: EngineDep, 
 async def alert_send(request: Request, account: Operator, engine: EngineDep, settings: SettingsDep,
                      knowledge: KnowledgeDep, country: Annotated[str, Form()] = "") -> Response:
     texts = await _form_texts(request)
-    kb = knowledge.get()
     try:
         alert_id = await anyio.to_thread.run_sync(lambda: alerts.start(
-            engine, request.app.state.queue, kb=kb, settings=settings, country=country.upper(), texts=texts,
-            created_by=account.name))
+            engine, request.app.state.queue, kb=knowledge.get(), settings=settings, country=country.upper(),
+            texts=texts, created_by=account.name))
     except alerts.AlertError as exc:
-        return render(request, "alerts.html", status=422, account=account, alerts=[], previews=None,
-                      countries=_countries(kb, request), languages=LANGUAGES, texts=texts, country=country,
-                      error=_explain(request, exc))
+        return render(request, "alerts.html", status=422, previews=None, error=_explain(request, exc),
+                      **_form(request, account, knowledge, texts=texts, country=country))
     return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
 
 
