@@ -3,12 +3,14 @@
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.console import auth
 from app.console.simulator import sender_prefix
 from app.contacts import region_of
-from app.models import Message
+from app.models import Contact, Message, Subscription
+from app.privacy import hash_address
+from tests.conftest import form_of, new_sid, post_signed
 from tests.test_console import PASSWORD, csrf_of, log_in
 
 SEND = "/console/simulator/send"
@@ -128,3 +130,32 @@ def test_every_simulated_number_belongs_to_its_country(client) -> None:
         assert prefix.startswith(f"+{country.calling_code}")
         number = prefix + "5" * digits
         assert re.fullmatch(r"\+[0-9]{6,15}", number) and region_of(number) == code, code
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_the_simulator_never_reaches_a_real_person(client, editor, channel: str) -> None:
+    """STOP and BORRAR + SI in the simulator, with a real person's number, leave that person's record alone."""
+    real = "+529629876543"
+    for body in ("hola", "ALERTAS MX"):
+        post_signed(client, form_of("sms_text", MessageSid=new_sid(), From=real, Body=body))
+    engine = client.app.state.engine
+
+    def person():  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            contact = conn.execute(select(Contact).where(
+                Contact.address_hash == hash_address(real, secret=client.app.state.settings.hash_secret))).first()
+            subscribed = conn.execute(select(func.count()).select_from(Subscription)).scalar_one()
+            kept = conn.execute(select(func.count()).select_from(Message).where(Message.test.is_(False),
+                                                                                 Message.text.is_not(None))).scalar_one()
+        return contact, subscribed, kept
+
+    before, subscribed, kept = person()
+    assert before is not None and not before.opted_out and subscribed == 1 and kept >= 2
+    token = token_of(client)
+    for text in ("BORRAR", "SI", "STOP"):
+        assert send(client, token, text, channel=channel, sender=real).status_code == 200
+    after, still_subscribed, still_kept = person()
+    assert after is not None and (after.id, after.created_at) == (before.id, before.created_at) and not after.opted_out
+    assert (still_subscribed, still_kept) == (1, kept)
+    with engine.connect() as conn:  # the simulated conversation had a contact of its own
+        assert conn.execute(select(func.count()).select_from(Contact)).scalar_one() == 2
