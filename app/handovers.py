@@ -14,6 +14,7 @@ from app.alerts import in_window
 from app.i18n import N_, Refusal
 from app.models import Contact, Handover, Message, utcnow
 from app.outbound import SendError, Twilio, sender_for
+from app.privacy import mask_text
 from app.ratelimit import SenderLimits
 
 HANDOVERS = Handover.__table__  # type: ignore[attr-defined]
@@ -134,7 +135,7 @@ def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twili
         raise HandoverError(N_("Twilio did not take the message: {reason}"), reason=str(exc)) from None
     with engine.begin() as conn:
         conn.execute(insert(MESSAGES).values(
-            contact_id=handover["contact_id"], direction="out", channel=handover["channel"], text=text,
+            contact_id=handover["contact_id"], direction="out", channel=handover["channel"], text=mask_text(text),
             language=handover["language"], status="done", engine="operator", test=False, created_at=utcnow(),
             reply=json.dumps({"sid": sent.sid, "by": by})))
     return sent.sid

@@ -11,7 +11,7 @@ from app.console import auth
 from app.crypto import box_for
 from app.handovers import HANDOVERS
 from app.main import create_app
-from app.models import Contact, utcnow
+from app.models import Contact, Message, utcnow
 from tests.conftest import BASE, form_of, make_settings, new_sid, post_signed
 from tests.fake_twilio import ACCOUNT, FakeTwilio
 from tests.test_console import PASSWORD, log_in
@@ -155,3 +155,28 @@ def test_editors_cannot_see_hand_overs(client: TestClient) -> None:
     log_in(client, "eva")
     assert client.get("/console/handovers").status_code == 403
     assert client.get("/console/alerts").status_code == 403
+
+
+def test_an_operator_reply_is_stored_masked_and_logged_without_the_number(client: TestClient, fake_twilio,  # type: ignore[no-untyped-def]
+                                                                         caplog) -> None:
+    say(client, "PERSONA")
+    [handover] = rows(client)
+    log_in(client, "ana")
+    token = csrf(client, f"/console/handovers/{handover['id']}")
+    text = "Llame al +506 2222-3333 o escriba a oficina.cr@example.org"
+    with caplog.at_level("INFO", logger="migrantinfo"):
+        sent = client.post(f"/console/handovers/{handover['id']}/reply", data={"text": text, "csrf_token": token},
+                           follow_redirects=False)
+        assert sent.status_code == 303
+        closed = client.post(f"/console/handovers/{handover['id']}/close", data={"csrf_token": token},
+                             follow_redirects=False)
+        assert closed.status_code == 303
+    assert fake_twilio.accepted[-1]["Body"] == text  # the person gets the whole text
+    with client.app.state.engine.connect() as conn:
+        stored = conn.execute(select(Message.text).where(Message.engine == "operator")).scalar_one()
+    assert stored == "Llame al [phone] o escriba a [email]"
+    actions = [r.getMessage() for r in caplog.records if "ana" in r.getMessage()]
+    assert any(f"hand-over {handover['id']}" in m and "reply" in m for m in actions)
+    assert any(f"hand-over {handover['id']}" in m and "closed" in m for m in actions)
+    logged = caplog.text
+    assert "88887777" not in logged and "2222-3333" not in logged and "example.org" not in logged

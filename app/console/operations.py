@@ -58,6 +58,7 @@ async def handover_reply(request: Request, handover_id: int, account: Operator, 
         await _send(request, handover_id, text, account, settings, engine)
     except handovers.HandoverError as exc:
         return await _handover_view(request, handover_id, account, engine, error=_explain(request, exc), status=409)
+    log.info("hand-over %s: reply sent by %s", handover_id, account.name)
     return RedirectResponse(f"/console/handovers/{handover_id}", status_code=303)
 
 
@@ -77,12 +78,14 @@ async def handover_close(request: Request, handover_id: int, account: Operator, 
         text = handovers.farewell(handover, settings.locales_dir)
         try:
             await _send(request, handover_id, text, account, settings, engine)
+            log.info("hand-over %s: farewell sent by %s", handover_id, account.name)
         except handovers.HandoverError as exc:  # closing must not depend on Twilio: say so, close anyway
             log.warning("hand-over %s: the farewell was not sent: %s", handover_id, exc)
     try:
         await anyio.to_thread.run_sync(lambda: handovers.close(engine, handover_id, by=account.name))
     except handovers.HandoverError as exc:
         return await _handover_view(request, handover_id, account, engine, error=_explain(request, exc), status=409)
+    log.info("hand-over %s closed by %s", handover_id, account.name)
     return RedirectResponse("/console/handovers", status_code=303)
 
 
@@ -139,6 +142,7 @@ async def alert_send(request: Request, account: Operator, engine: EngineDep, set
     except alerts.AlertError as exc:
         return render(request, "alerts.html", status=422, previews=None, error=_explain(request, exc),
                       **_form(request, account, knowledge, texts=texts, country=country))
+    log.info("alert %s to %s sent by %s", alert_id, country.upper(), account.name)
     return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
 
 
