@@ -62,7 +62,10 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str = ""
     sms_mps: int = Field(1, ge=1)  # messages per second of each SMS sender (long code: 1)
     whatsapp_mps: int = Field(80, ge=1)  # messages per second of each WhatsApp sender
-    rate_headroom: float = Field(0.1, ge=0, lt=1)  # admit this much less, for the time between admission and arrival
+    # Admit this share less than each rate. The limiter holds the rate at Twilio's end whatever the delays (see
+    # app/ratelimit.py), so it needs no headroom for them; what it leaves is room for the TwiML replies the webhook
+    # sends from the same numbers, which the limiter does not count (people answering an alert, STOP, ...).
+    rate_headroom: float = Field(0.05, ge=0, lt=1)
     whatsapp_alert_templates: dict[str, str] = {}  # language -> approved ContentSid (HX...) with one variable
     address_keys: str = ""  # Fernet keys, comma-separated, the first encrypts; see README
     redis_url: str = ""  # shared queue and rate limits for several workers; empty: SQLite queue, local limits

@@ -137,13 +137,15 @@ class Deliverer:
                     self.record(claim, status="queued", sid=sid, template=template is not None)
                     return 0
             self.twilio.prepare()
-            if not self.limits.acquire(sender, timeout=self.settings.alert_lease_seconds / 2):
+            slot = self.limits.acquire(sender, timeout=self.settings.alert_lease_seconds / 2)
+            if slot is None:
                 self.retry(claim, after=0.0)
                 return 0
-            if template:
-                sent = self.twilio.send(to=to, from_=sender, content_sid=template, variables={"1": text})
-            else:
-                sent = self.twilio.send(to=to, from_=sender, body=body)
+            with slot:  # counted until a second after the request completed, whatever its outcome
+                if template:
+                    sent = self.twilio.send(to=to, from_=sender, content_sid=template, variables={"1": text})
+                else:
+                    sent = self.twilio.send(to=to, from_=sender, body=body)
         except SendError as exc:
             return self.failed(claim, exc)
         self.record(claim, status=sent.status, sid=sent.sid, template=template is not None)

@@ -127,10 +127,12 @@ def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twili
     sender = sender_for(handover["channel"], handover["sender"], settings)
     if not sender:
         raise HandoverError(N_("no sender number: set TWILIO_SMS_FROM / TWILIO_WHATSAPP_FROM"))
-    if not limits.acquire(sender, timeout=10):
+    slot = limits.acquire(sender, timeout=10)
+    if slot is None:
         raise HandoverError(N_("the sender's rate limit is full; try again in a moment"))
     try:
-        sent = twilio.send(to=to, from_=sender, body=text)
+        with slot:  # counted until a second after the request completed, whatever its outcome
+            sent = twilio.send(to=to, from_=sender, body=text)
     except SendError as exc:
         raise HandoverError(N_("Twilio did not take the message: {reason}"), reason=str(exc)) from None
     with engine.begin() as conn:
