@@ -93,16 +93,6 @@ class ConsoleSession(SQLModel, table=True):
     expires_at: datetime
 
 
-class LoginFailure(SQLModel, table=True):
-    """A failed console login, counted per user name to slow down password guessing."""
-
-    __tablename__ = "login_failures"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=64, index=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
-
-
 class Subscription(SQLModel, table=True):
     """A person who asked for a country's alerts. The address is kept encrypted, only while subscribed."""
 
@@ -176,3 +166,13 @@ class Handover(SQLModel, table=True):
     last_inbound_at: datetime | None = None
     closed_at: datetime | None = None
     closed_by: str | None = Field(default=None, max_length=64)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Console logins tried within a window, per client address and per (address, name); the key is a hash."""
+
+    __tablename__ = "login_attempts"
+
+    key: str = Field(primary_key=True, max_length=64)
+    attempts: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow)

@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-auth-token-0123456789"
 BASE = "https://bot.example.org"
 TABLES = ("alert_deliveries", "alerts", "subscriptions", "handovers", "messages", "contacts", "delivery_statuses",
-          "console_sessions", "login_failures", "users")
+          "console_sessions", "login_attempts", "users")
 
 
 def _postgres_url() -> str | None:

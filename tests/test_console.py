@@ -1,6 +1,7 @@
 """The console's access: accounts with argon2 hashes, sessions that expire, CSRF, roles, login throttling."""
 
 import re
+import threading
 from datetime import timedelta
 from typing import Annotated
 
@@ -81,6 +82,82 @@ def test_wrong_password_and_throttling(client, operator) -> None:
     assert log_in(client, "nobody", "whatever12345").status_code == 401
 
 
+class CountingHasher:
+    """The argon2 hasher, counting the passwords it verifies."""
+
+    def __init__(self, hasher) -> None:  # type: ignore[no-untyped-def]
+        self.hasher, self.verified, self.lock = hasher, 0, threading.Lock()
+
+    def verify(self, hash: str, password: str) -> bool:
+        with self.lock:
+            self.verified += 1
+        return self.hasher.verify(hash, password)
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+
+def from_address(client, host: str) -> TestClient:  # type: ignore[no-untyped-def]
+    """Another browser on the same app, at another address."""
+    return TestClient(client.app, base_url=str(client.base_url), client=(host, 40000))
+
+
+def test_parallel_wrong_passwords_are_checked_at_most_max_failures_times(client, operator, monkeypatch) -> None:
+    engine, settings = client.app.state.engine, client.app.state.settings
+    hasher = CountingHasher(auth._hasher)
+    monkeypatch.setattr(auth, "_hasher", hasher)
+    outcomes: list[str] = []
+    start = threading.Barrier(16)
+
+    def guess(n: int) -> None:
+        start.wait()
+        try:
+            auth.log_in(engine, name=operator, password=f"wrong password {n}", client="203.0.113.7", hours=1,
+                        max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds)
+        except auth.LoginThrottled:
+            outcomes.append("throttled")
+        except auth.AuthError:
+            outcomes.append("wrong")
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(outcomes) == 16
+    assert hasher.verified == outcomes.count("wrong") <= settings.login_max_failures
+    assert outcomes.count("throttled") >= 16 - settings.login_max_failures
+    assert log_in(from_address(client, "203.0.113.7"), operator).status_code == 429  # that address waits
+    assert log_in(from_address(client, "198.51.100.2"), operator).status_code == 303  # the operator does not
+
+
+def test_a_stranger_cannot_lock_an_operator_out(client, operator) -> None:
+    stranger, office = from_address(client, "203.0.113.7"), from_address(client, "198.51.100.2")
+    for _ in range(client.app.state.settings.login_max_failures):
+        assert log_in(stranger, operator, "wrong password!").status_code == 401
+    assert log_in(stranger, operator).status_code == 429
+    assert log_in(office, operator).status_code == 303
+    assert log_in(from_address(client, "2001:db8::1"), operator, "wrong password!").status_code == 401
+
+
+def test_one_address_is_throttled_across_names(client, operator) -> None:
+    settings = client.app.state.settings
+    stranger = from_address(client, "2001:db8::1")
+    for n in range(settings.login_max_failures * auth.NAMES_PER_CLIENT):
+        assert log_in(stranger, f"name{n}", "wrong password!").status_code == 401
+    assert log_in(stranger, operator).status_code == 429  # a name it never tried
+    assert log_in(from_address(client, "2001:db8::2"), operator).status_code == 429  # the same /64
+    assert log_in(from_address(client, "2001:db8:0:1::1"), operator).status_code == 303
+
+
+def test_a_login_gives_its_attempts_back(client, operator) -> None:
+    office = from_address(client, "198.51.100.2")
+    for _ in range(3):
+        for _ in range(client.app.state.settings.login_max_failures - 1):
+            assert log_in(office, operator, "wrong password!").status_code == 401
+        assert log_in(office, operator).status_code == 303  # a typo or four, then the right one
+
+
 def test_login_form_needs_its_token(client, operator) -> None:
     client.get("/console/login")
     response = client.post("/console/login", data={"name": operator, "password": PASSWORD, "login_token": "forged"},
@@ -98,7 +175,8 @@ def test_sessions_expire(client, operator) -> None:
 def test_roles_are_enforced(client) -> None:
     engine = client.app.state.engine
     auth.add_user(engine, name="edi", password=PASSWORD, role="editor")
-    token = auth.log_in(engine, name="edi", password=PASSWORD, hours=1, max_failures=5, window_seconds=60)
+    token = auth.log_in(engine, name="edi", password=PASSWORD, client="192.0.2.1", hours=1, max_failures=5,
+                        window_seconds=60)
     app = FastAPI()
     app.state = client.app.state
 

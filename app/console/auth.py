@@ -2,22 +2,28 @@
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.models import ConsoleSession, LoginFailure, User, utcnow
+from app.models import ConsoleSession, LoginAttempt, User, utcnow
 
+log = logging.getLogger("migrantinfo")
 ROLES = ("editor", "operator", "admin")
 USERS = User.__table__  # type: ignore[attr-defined]
 SESSIONS = ConsoleSession.__table__  # type: ignore[attr-defined]
-FAILURES = LoginFailure.__table__  # type: ignore[attr-defined]
+ATTEMPTS = LoginAttempt.__table__  # type: ignore[attr-defined]
+NAMES_PER_CLIENT = 4  # one address may try this many names' worth of attempts (an office behind one NAT)
 _hasher = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH = _hasher.hash("not a password")
@@ -25,6 +31,10 @@ _DUMMY_HASH = _hasher.hash("not a password")
 
 class AuthError(ValueError):
     """The login or the account cannot be accepted; the message says why."""
+
+
+class LoginThrottled(AuthError):
+    """Too many attempts from this address (for this name) within the window: refused without checking."""
 
 
 @dataclass(frozen=True)
@@ -53,33 +63,73 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def log_in(engine: Engine, *, name: str, password: str, hours: float, max_failures: int,
+def _key(*parts: str) -> str:
+    """A counter's key: a hash, so the table holds neither addresses nor names."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def client_of(host: str | None) -> str:
+    """The address a login comes from; IPv6 counts per /64, the block one machine usually holds."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return host or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _reserve(conn: Connection, key: str, *, now: datetime, since: datetime) -> int:
+    """Count one more attempt under a key in one atomic statement; returns the attempts in the window so far."""
+    upsert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stale = ATTEMPTS.c.window_started_at < since
+    statement = upsert(ATTEMPTS).values(key=key, attempts=1, window_started_at=now).on_conflict_do_update(
+        index_elements=[ATTEMPTS.c.key],
+        set_={"attempts": case((stale, 1), else_=ATTEMPTS.c.attempts + 1),
+              "window_started_at": case((stale, now), else_=ATTEMPTS.c.window_started_at)},
+    ).returning(ATTEMPTS.c.attempts)
+    return int(conn.execute(statement).scalar_one())
+
+
+def log_in(engine: Engine, *, name: str, password: str, client: str, hours: float, max_failures: int,
            window_seconds: int) -> str:
-    """Check the password and open a session; returns the session token for the cookie."""
+    """Check the password and open a session; returns the session token for the cookie.
+
+    Every attempt is counted before the password is checked, per client address and per (address, name), so
+    parallel guesses cannot slip through between a count and an insert, and a stranger elsewhere cannot lock
+    an operator out. A success gives its attempts back.
+    """
     now = utcnow()
+    since = now - timedelta(seconds=window_seconds)
+    keys = _key("client", client), _key("name", client, name)  # always in this order: no deadlocks
     with engine.begin() as conn:
-        since = now - timedelta(seconds=window_seconds)
-        failures = conn.execute(select(func.count()).select_from(FAILURES).where(
-            FAILURES.c.name == name, FAILURES.c.at >= since)).scalar_one()
-        if failures >= max_failures:
-            raise AuthError("too many failed attempts: wait a few minutes and try again")
+        per_client = _reserve(conn, keys[0], now=now, since=since)
+        per_name = _reserve(conn, keys[1], now=now, since=since)
+    if per_name > max_failures or per_client > max_failures * NAMES_PER_CLIENT:
+        raise LoginThrottled("too many failed attempts: wait a few minutes and try again")
+    with engine.connect() as conn:
         user = conn.execute(select(USERS).where(USERS.c.name == name)).first()
-        try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-            valid = user is not None
-        except (VerificationError, InvalidHashError):
-            valid = False
-        if not valid:  # recorded, and committed, before the refusal is raised
-            conn.execute(insert(FAILURES).values(name=name, at=now))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        valid = user is not None
+    except (VerificationError, InvalidHashError):
+        valid = False
     if not valid:
         raise AuthError("wrong name or password")
     with engine.begin() as conn:
-        conn.execute(delete(FAILURES).where(FAILURES.c.name == name))
+        conn.execute(update(ATTEMPTS).where(ATTEMPTS.c.key == keys[0], ATTEMPTS.c.attempts > 0)
+                     .values(attempts=ATTEMPTS.c.attempts - 1))
+        conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.key == keys[1]))
         conn.execute(delete(SESSIONS).where(SESSIONS.c.expires_at < now))
         token = secrets.token_urlsafe(32)
         conn.execute(insert(SESSIONS).values(token_hash=_token_hash(token), user_id=user.id,
                                              csrf_token=secrets.token_urlsafe(24),
                                              expires_at=now + timedelta(hours=hours)))
+    try:  # counters of windows gone by; apart, so that it can never cost the login
+        with engine.begin() as conn:
+            conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.window_started_at < since))
+    except DBAPIError:
+        log.warning("old login counters were not cleaned up; the next login tries again", exc_info=True)
     return token
 
 

@@ -91,12 +91,13 @@ async def login(request: Request, settings: SettingsDep, engine: EngineDep, name
         return render(request, "login.html", status=403, login_token=cookie, error="csrf")
     try:
         token = await anyio.to_thread.run_sync(lambda: auth.log_in(
-            engine, name=name.strip(), password=password, hours=settings.console_session_hours,
-            max_failures=settings.login_max_failures, window_seconds=settings.login_window_seconds))
-    except auth.AuthError as exc:
-        status = 429 if "too many" in str(exc) else 401
-        return render(request, "login.html", status=status, login_token=cookie,
-                      error="throttled" if status == 429 else "wrong")
+            engine, name=name.strip(), password=password, client=auth.client_of(request.client and request.client.host),
+            hours=settings.console_session_hours, max_failures=settings.login_max_failures,
+            window_seconds=settings.login_window_seconds))
+    except auth.LoginThrottled:
+        return render(request, "login.html", status=429, login_token=cookie, error="throttled")
+    except auth.AuthError:
+        return render(request, "login.html", status=401, login_token=cookie, error="wrong")
     response = RedirectResponse("/console/health", status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/console",
                         secure=settings.public_base_url.startswith("https://"),
