@@ -118,7 +118,7 @@ def main() -> int:
         limit = args.whatsapp_mps if sender.startswith("whatsapp:") else args.sms_mps
         share = sum(1 for m in fake.accepted if m["From"] == sender)
         print(f"{sender}: {share} messages, busiest 1 s window of arrivals at Twilio {peak} (limit {limit}/s, "
-              f"{SenderLimits(settings).per_second(sender)} admitted per second): "
+              f"at most {SenderLimits(settings).per_second(sender)} in flight or completed within 1 s): "
               f"{'held' if peak <= limit else 'EXCEEDED'} (at {busiest[sender][1] - started_at:.1f} s)")
     ideal = max(sum(1 for p in eligible if p["channel"] == "sms") / args.sms_mps,
                 sum(1 for p in eligible if p["channel"] == "whatsapp") / args.whatsapp_mps)
