@@ -4,9 +4,11 @@ Twilio counts a message when its request arrives, some time after we admitted it
 varies, and messages admitted over more than a second can arrive within one. So a message is counted here from
 its admission until one second after its request to Twilio completed, and a sender gets a new message only while
 fewer than its limit are counted. A message arrives between its admission and its completion, so any second at
-Twilio's end holds at most the limit, whatever the delays: the message that arrives last in that second was
-admitted no later than its arrival, when each of the others was admitted already and had not completed a second
-before. A slot whose holder died (a killed worker) expires once its request could no longer arrive.
+Twilio's end holds at most the limit, whatever the delays: of the messages arriving within one second, the one
+admitted last was admitted no later than its own arrival, and then every other one had been admitted already and
+none had completed a second before (each completes after its arrival, within that second): all were counted, so
+they were at most the limit. A slot whose holder died (a killed worker) expires once its request can no longer
+arrive and count.
 """
 
 import math
