@@ -31,6 +31,9 @@ ENV PYTHONUNBUFFERED=1 \
     QUEUE_PATH=/data/queue.db \
     CONTENT_DIR=/app/content \
     LOCALES_DIR=/app/locales \
+    BOT_DIR=/app/bot \
+    INBOX_DIR=/data/inbox \
+    CONTENT_SNAPSHOT_DIR=/data/content-last-good \
     HOST=0.0.0.0
 
 # A fixed uid keeps the ownership of /data predictable across rebuilds and hosts.
@@ -43,6 +46,8 @@ RUN groupadd --gid 10001 app \
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY content/ content/
+# The training data of the embedded engine (and of Rasa): without it the app refuses to start.
+COPY bot/ bot/
 COPY --from=builder /src/locales/ locales/
 
 USER 10001:10001

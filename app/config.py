@@ -1,5 +1,7 @@
 """One settings object for the whole app, read from the environment and an optional .env file."""
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,9 +32,12 @@ class Settings(BaseSettings):
     engine: Literal["embedded", "rasa"] = "embedded"
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 3.0
+    rasa_action_token: str = ""  # Rasa sends it with each custom-action call (bot/endpoints.yml); see action_token
+    rasa_breaker_seconds: float = Field(30.0, ge=0)  # after Rasa fails, the embedded engine answers this long
     understanding_threshold: float = Field(0.3, ge=0.0, le=1.0)
     bot_dir: Path = ROOT / "bot"
     content_dir: Path = ROOT / "content"
+    content_snapshot_dir: Path = ROOT / "var" / "content-last-good"  # served after a restart over broken files
     content_watch_seconds: float = 2.0
     locales_dir: Path = ROOT / "locales"
     default_language: str = "es"
@@ -40,9 +45,12 @@ class Settings(BaseSettings):
     sms_max_segments: int = Field(3, ge=1, le=10)
     whatsapp_max_chars: int = Field(1600, ge=100, le=1600)
 
-    reply_budget_seconds: float = 10.0
-    handle_inline: bool = True
-    duplicate_wait_seconds: float = 8.0
+    # Twilio waits 15 s; past this budget an apology answers and the message is answered later (the inbox).
+    reply_budget_seconds: float = Field(8.0, gt=0, le=12)
+    duplicate_wait_seconds: float = 6.0
+    inbox_dir: Path = ROOT / "var" / "inbox"  # the journal of messages not answered yet, one file per process
+    inbox_replay_seconds: float = Field(5.0, gt=0)  # how often what the journal owes is looked at
+    inbox_replay_after_seconds: float = Field(30.0, gt=0)  # how old an unanswered message is before its replay
 
     flood_max_replies: int = 20
     flood_window_seconds: int = 60
@@ -87,6 +95,13 @@ class Settings(BaseSettings):
         """Signatures may only be skipped in development with no auth token configured."""
         return self.is_production or bool(self.twilio_auth_token)
 
+    @property
+    def action_token(self) -> str:
+        """What /rasa/webhook requires: RASA_ACTION_TOKEN, or one derived from HASH_SECRET for the Rasa the app starts."""
+        if self.rasa_action_token:
+            return self.rasa_action_token
+        return hmac.new(self.hash_secret.encode(), b"rasa-action-token", hashlib.sha256).hexdigest()
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> "Settings":
         if not self.is_production:
@@ -100,6 +115,12 @@ class Settings(BaseSettings):
             problems.append("PUBLIC_BASE_URL must be the public https:// address Twilio calls")
         if not self.address_keys:
             problems.append("ADDRESS_KEYS must hold a Fernet key (migrantinfo keys new) to encrypt addresses")
+        if len(self.api_token) < 16:
+            problems.append("API_TOKEN must be a random secret of at least 16 characters: without it the JSON API "
+                            "(which can opt anyone out) and /metrics are open to anyone")
+        if self.engine == "rasa" and len(self.rasa_action_token) < 16:
+            problems.append("RASA_ACTION_TOKEN must be a random secret of at least 16 characters, the same for Rasa "
+                            "(ENGINE=rasa): without it anyone can call the custom action")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

@@ -47,8 +47,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
     # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy timeout) instead of
-    # failing when a read transaction later tries to write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # failing when a read transaction later tries to write. A connection marked read_only only reads.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
 
 def reachable(engine: Engine) -> bool:

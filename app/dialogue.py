@@ -25,6 +25,7 @@ class Conversation:
     state: dict = field(default_factory=dict)
     first_contact: bool = False
     sender: str = ""  # the hashed address, for engines that keep their own conversation
+    understood: Understanding | None = None  # a remote engine's reading, asked before the transaction began
 
 
 def answer_texts(kb: KnowledgeBase, topic: str, country: str | None,
@@ -67,6 +68,12 @@ class Dialogue:
             return self._understand(msg, kb, convo, reply)
         return self._route(topic, country, msg, kb, convo, reply)
 
+    def needs_engine(self, msg: Inbound, convo: Conversation) -> bool:
+        """Whether respond() would ask the engine about this message (the pipeline asks a remote one early)."""
+        if msg.location is not None or not msg.text or in_danger(msg.text) or keywords.match(msg.text):
+            return False
+        return self._read(msg, self._knowledge(), convo) == (None, None)
+
     def _route(self, topic: str | None, country: str | None, msg: Inbound, kb: KnowledgeBase,
                convo: Conversation, reply: Reply) -> Reply:
         """Answer a topic for a country, asking for the country when it is not known yet."""
@@ -87,8 +94,8 @@ class Dialogue:
 
     def _understand(self, msg: Inbound, kb: KnowledgeBase, convo: Conversation, reply: Reply) -> Reply:
         """Free text: the engine says what it is about; the knowledge base answers."""
-        u = self.understander.understand(msg.text, sender=convo.sender, channel=msg.channel,
-                                         language=convo.language, country=convo.country)
+        u = convo.understood or self.understander.understand(msg.text, sender=convo.sender, channel=msg.channel,
+                                                             language=convo.language, country=convo.country)
         convo.language = u.language
         texts = Texts(convo.language, self._locales_dir)
         reply.understanding = u

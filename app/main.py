@@ -8,16 +8,18 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from app import admin, alerts_api, api, health, rasa_actions, webhooks
+from app import admin, alerts_api, api, health, logs, rasa_actions, webhooks
 from app.config import Settings, get_settings
 from app.console import content_pages, insights, operations, simulator
 from app.console import views as console
 from app.db import make_engine, upgrade
 from app.knowledge.live import LiveKnowledge
+from app.knowledge.loader import ContentError
 from app.outbound import Twilio
 from app.pipeline import Assistant
 from app.queue import Queue
 from app.ratelimit import SenderLimits
+from app.replay import Replayer, twilio_sender
 
 log = logging.getLogger("migrantinfo")
 
@@ -25,14 +27,18 @@ log = logging.getLogger("migrantinfo")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database is migrated and the knowledge base loaded before it serves."""
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
         upgrade(engine)
-        knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
-        knowledge.reload()
+        knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir,
+                                  snapshot_dir=settings.content_snapshot_dir)
+        try:
+            knowledge.reload()
+        except ContentError:  # logged; the snapshot serves if there is one, /readyz says which and why
+            pass
         if settings.content_watch_seconds > 0:
             knowledge.watch(every=settings.content_watch_seconds)
         if not settings.signature_required:
@@ -43,17 +49,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.assistant = assistant = Assistant(settings, engine, knowledge)
         app.state.queue = Queue(settings)  # the app only enqueues; `migrantinfo worker` sends
         app.state.twilio, app.state.limits = Twilio(settings), SenderLimits(settings)  # operators' replies
-        if engine.dialect.name == "sqlite":  # one writer: hand messages to one thread at a time, in order
+        if engine.dialect.name == "sqlite" and settings.engine == "embedded":
+            # One writer and nothing that waits on the network: hand messages to one thread at a time, in order.
+            # (With Rasa, threads must be free to wait on it while another one writes.)
             assistant.limiter = anyio.CapacityLimiter(1)
-            # With the embedded engine nothing leaves the process: a message costs ~1.5 ms of CPU, so it is
-            # handled on the event loop, without thread hand-offs (SQLite's busy timeout still bounds waits).
-            assistant.inline = settings.handle_inline and settings.engine == "embedded"
+        replayer = Replayer(assistant, assistant.inbox, twilio_sender(app.state.twilio, app.state.limits),
+                            every=settings.inbox_replay_seconds,
+                            older_than=settings.inbox_replay_after_seconds).start()
         yield
+        replayer.stop()
+        assistant.inbox.close()
         assistant.understander.close()
         knowledge.stop()
         engine.dispose()
 
-    app = FastAPI(title="Migrantinfo", version="0.1.0", lifespan=lifespan)
+    hidden = settings.is_production  # the API's description helps no one in production but a prober
+    app = FastAPI(title="Migrantinfo", version="0.1.0", lifespan=lifespan, docs_url=None if hidden else "/docs",
+                  redoc_url=None if hidden else "/redoc", openapi_url=None if hidden else "/openapi.json")
     app.include_router(webhooks.router)
     app.include_router(api.router)
     app.include_router(alerts_api.router)

@@ -81,6 +81,44 @@ def claim(conn: Connection, *, sid: str, channel: str, test: bool = False) -> No
         raise Duplicate(sid) from None
 
 
+def inbound_state(engine: Engine, *, sid: str) -> tuple[str | None, list[str]]:
+    """The status of an inbound message and the reply stored for it (None when it is not stored)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(MESSAGES.c.status, MESSAGES.c.reply).where(MESSAGES.c.message_sid == sid)).first()
+    if row is None:
+        return None, []
+    return row.status, json.loads(row.reply) if row.reply else []
+
+
+def mark_inbound(engine: Engine, *, sid: str, status: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(MESSAGES).where(MESSAGES.c.message_sid == sid).values(status=status))
+
+
+def record_failed(engine: Engine, *, sid: str, channel: str, test: bool) -> None:
+    """Keep the trace of a message that could not be answered, for an operator (its text is not kept)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(_CLAIM, {"sid": sid, "channel": channel, "test": test, "now": utcnow()})
+            conn.execute(update(MESSAGES).where(MESSAGES.c.message_sid == sid).values(status="failed"))
+    except IntegrityError:
+        pass  # it was stored meanwhile
+
+
+# Inbound messages an operator should look at: answered late but not delivered, or never answered.
+UNANSWERED = ("late", "unsent", "failed")
+
+
+def unanswered(engine: Engine, *, limit: int = 100) -> list:
+    """The inbound messages whose answer did not reach the person, newest first."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            select(MESSAGES.c.message_sid, MESSAGES.c.channel, MESSAGES.c.status, MESSAGES.c.text,
+                   MESSAGES.c.created_at)
+            .where(MESSAGES.c.direction == "in", MESSAGES.c.status.in_(UNANSWERED), MESSAGES.c.test.is_(False))
+            .order_by(MESSAGES.c.created_at.desc()).limit(limit)))
+
+
 def stored_reply(engine: Engine, *, sid: str, wait: float) -> list[str] | None:
     """The reply already given to a MessageSid, waiting a while if another worker is still on it."""
     deadline = time.monotonic() + wait
@@ -114,6 +152,12 @@ def contact_for(conn: Connection, *, address_hash: str, channel: str,
                       window_replies=row.window_replies, state=json.loads(row.state or "{}"))
 
 
+def peek_contact(conn: Connection, *, address_hash: str) -> tuple[str | None, str | None, dict] | None:
+    """Language, country and state of a contact, read without changing anything."""
+    row = conn.execute(_CONTACT, {"address_hash": address_hash}).first()
+    return None if row is None else (row.language, row.country, json.loads(row.state or "{}"))
+
+
 def save_contact(conn: Connection, contact: ContactRow, *, channel: str) -> None:
     conn.execute(_SAVE_CONTACT, {
         "contact_id": contact.id, "channel": channel, "language": contact.language, "country": contact.country,
@@ -136,10 +180,10 @@ FINISH_FIELDS = ("contact_id", "text", "intent", "topic", "country", "language",
                  "answered", "latency_ms")
 
 
-def finish(conn: Connection, *, sid: str, values: dict, bodies: list[str]) -> None:
-    """Store the outcome of an inbound message and the reply given to it."""
+def finish(conn: Connection, *, sid: str, values: dict, bodies: list[str], status: str = "done") -> None:
+    """Store the outcome of an inbound message and the reply given to it ("late": still to be sent)."""
     params = dict.fromkeys(FINISH_FIELDS)
-    params.update(values, sid=sid, status="done", reply=json.dumps(bodies, ensure_ascii=False))
+    params.update(values, sid=sid, status=status, reply=json.dumps(bodies, ensure_ascii=False))
     conn.execute(_FINISH, params)
 
 

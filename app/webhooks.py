@@ -1,6 +1,7 @@
 """Twilio's doors: inbound messages (SMS and WhatsApp) and delivery status callbacks."""
 
 import logging
+from functools import partial
 
 import anyio
 from fastapi import APIRouter, Request, Response
@@ -12,7 +13,7 @@ from app.config import Settings
 from app.delivery import record_callback
 from app.deps import AssistantDep, EngineDep, SettingsDep
 from app.messages import Inbound
-from app.pipeline import Assistant, Outcome
+from app.pipeline import Assistant, Outcome, Ticket
 
 log = logging.getLogger("migrantinfo")
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
@@ -64,14 +65,22 @@ async def inbound(request: Request, settings: SettingsDep, assistant: AssistantD
 
 
 async def answer(assistant: Assistant, msg: Inbound, *, budget: float) -> Outcome:
-    """Handle a message within the reply budget; past it, a short apology leaves instead."""
-    if assistant.inline:  # all local and quick (SQLite, embedded engine): no thread hand-off
-        return assistant.handle(msg)
+    """Handle a message within the reply budget; past it, a short apology leaves and the message waits for a replay.
+
+    The message is in the journal before anything else is done with it, and the work runs in a thread, so neither
+    a locked database nor a hanging engine holds the event loop or loses the message.
+    """
+    ticket = Ticket()
+    assistant.inbox.received(msg)
     with anyio.move_on_after(budget):
-        return await anyio.to_thread.run_sync(assistant.handle, msg, abandon_on_cancel=True,
+        return await anyio.to_thread.run_sync(partial(assistant.handle, msg, ticket=ticket), abandon_on_cancel=True,
                                               limiter=assistant.limiter)
-    log.error("reply budget of %ss exceeded sid=%s", budget, msg.sid)
-    return Outcome([assistant.apology(msg)])
+    ticket.abandoned = True
+    if not ticket.started:  # cancelled while it waited for a thread: nobody will let go of it but us
+        assistant.inbox.released(msg.sid)
+    log.error("reply budget of %ss exceeded sid=%s: an apology now, the answer later", budget, msg.sid)
+    assistant.metrics.failures.inc()
+    return Outcome([assistant.apology(msg)], failed=True)
 
 
 @router.post("/status")

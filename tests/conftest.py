@@ -27,6 +27,7 @@ from app.main import create_app
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-auth-token-0123456789"
 BASE = "https://bot.example.org"
+SNAPSHOTS = Path(tempfile.mkdtemp(prefix="migrantinfo-snapshot-"))  # shared: a test of snapshots names its own
 TABLES = ("alert_deliveries", "alerts", "subscriptions", "handovers", "messages", "contacts", "delivery_statuses",
           "console_sessions", "login_attempts", "users")
 
@@ -80,9 +81,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         hash_secret="test-hash-secret-0123456789",
         public_base_url=BASE,
         content_dir=ROOT / "content",
+        content_snapshot_dir=SNAPSHOTS,
         locales_dir=ROOT / "locales",
         flood_max_replies=1000,
         queue_path=Path(tempfile.mkdtemp(prefix="migrantinfo-queue-")) / "queue.db",
+        inbox_dir=Path(tempfile.mkdtemp(prefix="migrantinfo-inbox-")),
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

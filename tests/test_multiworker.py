@@ -87,8 +87,7 @@ class AppWorkers:
 
 
 def test_duplicate_deliveries_to_several_workers_give_one_reply(shared: str, tmp_path: Path) -> None:
-    settings = make_settings(shared, redis_url=REDIS_URL, content_watch_seconds=0,
-                             handle_inline=False)
+    settings = make_settings(shared, redis_url=REDIS_URL, content_watch_seconds=0)
     form = form_of("sms_text", Body="ASILO MX", MessageSid=new_sid(), SmsMessageSid="", SmsSid="")
     body = urlencode(form)
     headers = {"content-type": "application/x-www-form-urlencoded",

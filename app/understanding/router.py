@@ -5,7 +5,7 @@ import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
-from time import perf_counter
+from time import monotonic, perf_counter
 
 from app.config import Settings
 from app.knowledge.live import LiveKnowledge
@@ -18,15 +18,33 @@ from app.understanding.training import read_folder
 log = logging.getLogger("migrantinfo")
 
 
+class NoTrainingData(RuntimeError):
+    """The engine has nothing to learn from: refuse to start rather than answer nothing."""
+
+
 class Understander:
     """Asks the primary engine; when it fails, the embedded engine answers and the fallback is counted."""
 
-    def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None) -> None:
+    def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None, *,
+                 breaker_seconds: float = 30.0) -> None:
         self.embedded = embedded
         self.primary = primary
         self.fallbacks = 0
         self.metrics: Metrics | None = None
         self._lock = threading.Lock()
+        # After the primary engine fails, free text goes to the embedded engine for a while (a circuit breaker):
+        # a hanging Rasa costs one timeout, not one per message.
+        self.breaker_seconds = breaker_seconds
+        self._open_until = 0.0
+
+    @property
+    def remote(self) -> bool:
+        """Whether understanding may wait on the network now (Rasa, its breaker closed)."""
+        return self.primary is not None and monotonic() >= self._open_until
+
+    @property
+    def breaker_open(self) -> bool:
+        return self.primary is not None and monotonic() < self._open_until
 
     def close(self) -> None:
         if self.primary is not None:
@@ -38,7 +56,8 @@ class Understander:
 
     def understand(self, text: str, *, sender: str, channel: str, language: str,
                    country: str | None) -> Understanding:
-        if self.primary is not None:
+        if self.remote:
+            assert self.primary is not None
             detected = self.embedded.detect_language(text, current=language)  # Rasa has no detector of its own
             started = perf_counter()
             found = self.primary.understand(text, sender=sender, channel=channel, language=detected,
@@ -51,10 +70,14 @@ class Understander:
                     found.country = self.embedded.country_finder(text) if self.embedded.country_finder else None
                 return found
             with self._lock:
+                self._open_until = monotonic() + self.breaker_seconds
+            log.warning("%s failed: the embedded engine answers for %ss sender=%s", self.primary.name,
+                        self.breaker_seconds, sender[:12])
+        if self.primary is not None:
+            with self._lock:
                 self.fallbacks += 1
             if self.metrics:
                 self.metrics.fallbacks.inc()
-            log.warning("fallback to the embedded engine (%d so far) sender=%s", self.fallbacks, sender[:12])
         started = perf_counter()  # the embedded engine detects the language itself
         found = self.embedded.understand(text, sender=sender, channel=channel, language=language, country=country)
         if self.metrics:
@@ -75,6 +98,9 @@ def _trained(nlu_dir: Path, content_dir: Path, fingerprint: str) -> tuple[Intent
     from app.knowledge.loader import load_content
 
     examples = read_folder(nlu_dir)
+    if not examples:
+        raise NoTrainingData(f"no training examples in {nlu_dir}: the engine would answer everything as out of "
+                             "scope. Set BOT_DIR to the bot/ folder (its data/nlu/*.yml), or ship it in the image.")
     raw = load_content(content_dir)
     language_samples = [(e.text, e.language) for e in examples]
     intent_samples = [(e.text, e.intent) for e in examples]
@@ -101,4 +127,4 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
                                           threshold=settings.understanding_threshold)
     primary = RasaEngine(settings.rasa_url, timeout=settings.rasa_timeout_seconds) if settings.engine == "rasa" \
         else None
-    return Understander(embedded, primary)
+    return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds)
