@@ -14,12 +14,21 @@ def _parts():  # type: ignore[no-untyped-def]
     """The settings, a migrated database engine and the loaded knowledge base, as the server has them."""
     from app.db import make_engine, upgrade
     from app.knowledge.live import LiveKnowledge
+    from app.knowledge.loader import ContentError
 
     settings = get_settings()
     engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
     upgrade(engine)
-    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir)
-    knowledge.reload()
+    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir,
+                              snapshot_dir=settings.content_snapshot_dir)
+    try:
+        knowledge.reload()
+    except ContentError as exc:
+        if not knowledge.ready:
+            raise SystemExit(f"{exc}\ncontent/ cannot be served and no good version was kept in "
+                             f"{settings.content_snapshot_dir}: fix the files (migrantinfo content check)") from None
+        print(f"{exc}\ncontent/ has errors: serving the last good version {knowledge.get().version} "
+              f"from {settings.content_snapshot_dir}", file=sys.stderr)
     return settings, engine, knowledge
 
 
@@ -112,6 +121,24 @@ def purge(_: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
     count = store.purge(engine, retention_days=settings.retention_days)
     print(f"removed the texts of {count} messages older than {settings.retention_days} days")
+    return 0
+
+
+def inbox(_: argparse.Namespace) -> int:
+    """What the inbox journals still owe, and the messages whose answer did not reach the person."""
+    from app import store
+    from app.db import make_engine
+    from app.inbox import journals
+
+    settings = get_settings()
+    owed = journals(settings.inbox_dir) if settings.inbox_dir.exists() else []
+    for path, pending, alive in owed:
+        print(f"{path.name}: {pending} not answered yet ({'its process runs' if alive else 'adopted at next start'})")
+    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    rows = store.unanswered(engine)
+    print(f"{sum(p for _, p, _ in owed)} messages in the journals; {len(rows)} answered late or not at all:")
+    for row in rows:
+        print(f"  {row.created_at:%Y-%m-%d %H:%M} {row.channel:9} {row.status:7} {row.message_sid}  {row.text or ''}")
     return 0
 
 
@@ -388,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=db_upgrade)
     commands.add_parser("purge", help="remove message texts past retention").set_defaults(func=purge)
+    commands.add_parser("inbox", help="messages not answered yet, or answered late").set_defaults(func=inbox)
     p = commands.add_parser("chat", help="talk to the bot in this terminal")
     p.add_argument("--channel", choices=("sms", "whatsapp"), default="whatsapp")
     p.add_argument("--from", dest="sender", default="+5215512345678")

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     whatsapp_max_chars: int = Field(1600, ge=100, le=1600)
 
     # Twilio waits 15 s; past this budget an apology answers and the message is answered later (the inbox).
-    reply_budget_seconds: float = Field(8.0, gt=0, le=12)
+    reply_budget_seconds: float = Field(8.0, gt=0, le=10)
     duplicate_wait_seconds: float = 6.0
     inbox_dir: Path = ROOT / "var" / "inbox"  # the journal of messages not answered yet, one file per process
     inbox_replay_seconds: float = Field(5.0, gt=0)  # how often what the journal owes is looked at

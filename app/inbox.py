@@ -158,6 +158,27 @@ class Inbox:
                 self._path.unlink(missing_ok=True)
 
 
+def journals(folder: Path) -> list[tuple[Path, int, bool]]:
+    """Each journal in the folder: its path, how many messages it still owes, and whether its process runs."""
+    found = []
+    for path in sorted(folder.glob("journal-*.log")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alive = False
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                alive = True
+            found.append((path, len(_read_pending(path)), alive))
+        finally:
+            os.close(fd)
+    return found
+
+
 def _read_pending(path: Path) -> list[Pending]:
     pending: dict[str, Pending] = {}
     for line in path.read_text(errors="replace").splitlines():

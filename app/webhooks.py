@@ -18,6 +18,9 @@ from app.pipeline import Assistant, Outcome, Ticket
 log = logging.getLogger("migrantinfo")
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
 FORM = "application/x-www-form-urlencoded"
+# Twilio's largest form (4,096 characters of WhatsApp text, each percent-encoded up to 12 bytes, and its other
+# fields) stays well under this; anything larger is not Twilio and is refused before it is parsed.
+MAX_BODY_BYTES = 128 * 1024
 
 
 def public_url(request: Request, settings: Settings) -> str:
@@ -31,6 +34,11 @@ async def _verified_form(request: Request, settings: Settings) -> FormData | Res
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         return Response(f"expected {FORM}", status_code=400, media_type="text/plain")
+    length = request.headers.get("content-length", "")
+    if not length.isascii() or not length.isdigit():
+        return Response("a Content-Length is needed", status_code=411, media_type="text/plain")
+    if int(length) > MAX_BODY_BYTES:
+        return Response(f"the body is larger than {MAX_BODY_BYTES} bytes", status_code=413, media_type="text/plain")
     try:
         form = await request.form()
     except Exception:  # the multipart/form parser raises several kinds of errors on broken bodies

@@ -12,7 +12,9 @@ BIN = Path(sys.executable).parent / "migrantinfo"
 
 
 def run(*args: str, tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "HASH_SECRET": "cli-secret", **env}
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "HASH_SECRET": "cli-secret",
+                   "CONTENT_SNAPSHOT_DIR": str(tmp_path / "content-last-good"), "INBOX_DIR": str(tmp_path / "inbox"),
+                   **env}
     return subprocess.run([str(BIN), *args], input=stdin, capture_output=True, text=True, timeout=120,
                           env=environment, cwd=tmp_path)
 
@@ -66,6 +68,28 @@ def test_content_check_fails_with_file_and_line(tmp_path: Path) -> None:
     assert "reviewr" in result.stdout
 
 
+def test_content_check_names_a_folder_named_like_a_yaml_file(tmp_path: Path) -> None:
+    content = Path(shutil.copytree(ROOT / "content", tmp_path / "content"))
+    (content / "countries" / "xx.yaml").mkdir()
+    result = run("content", "check", tmp_path=tmp_path, CONTENT_DIR=str(content))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "content/countries/xx.yaml:1: a folder named like a YAML file" in result.stdout
+
+
+def test_chat_over_broken_content_serves_the_last_good_version(tmp_path: Path) -> None:
+    content = Path(shutil.copytree(ROOT / "content", tmp_path / "content"))
+    assert run("chat", tmp_path=tmp_path, stdin="hola\n", CONTENT_DIR=str(content)).returncode == 0
+    (content / "countries" / "MX.yaml").write_text("code: [\n")
+    result = run("chat", "--channel", "sms", tmp_path=tmp_path, stdin="ASILO MX\n", CONTENT_DIR=str(content))
+    assert result.returncode == 0, result.stderr
+    assert "content/countries/MX.yaml:" in result.stderr and "serving the last good version" in result.stderr
+    assert "COMAR" in result.stdout
+    fresh = run("chat", tmp_path=tmp_path, stdin="hola\n", CONTENT_DIR=str(content),
+                CONTENT_SNAPSHOT_DIR=str(tmp_path / "empty"))
+    assert fresh.returncode == 1 and "Traceback" not in fresh.stderr
+    assert "content/countries/MX.yaml:" in fresh.stderr and "cannot be served" in fresh.stderr
+
+
 def test_content_report_writes_csv_and_html(tmp_path: Path) -> None:
     result = run("content", "report", "--csv", "out/c.csv", "--html", "out/c.html", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -109,3 +133,25 @@ def test_keys_new_prints_a_key_that_seals(tmp_path: Path) -> None:
 
     key = run("keys", "new", tmp_path=tmp_path).stdout.strip()
     assert AddressBox(key, hash_secret="x").open(AddressBox(key, hash_secret="x").seal("+50688887777")) == "+50688887777"
+
+
+def test_inbox_lists_what_was_not_answered(tmp_path: Path) -> None:
+    from app import store
+    from app.crypto import box_for
+    from app.db import make_engine, upgrade
+    from app.inbox import Inbox
+    from app.messages import Inbound
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    upgrade(engine)
+    store.record_failed(engine, sid="SMfailed000000000000000000000001", channel="sms", test=False)
+    engine.dispose()
+    owed = Inbox(tmp_path / "inbox", box_for("", "cli-secret"))  # a process that still owes one message
+    owed.received(Inbound(sid="SMowed", channel="sms", address="+5215512345678", text="hola"))
+    result = run("inbox", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 not answered yet (its process runs)" in result.stdout
+    assert "1 messages in the journals; 1 answered late or not at all" in result.stdout
+    assert "failed  SMfailed000000000000000000000001" in result.stdout
+    assert "+5215512345678" not in result.stdout
+    owed.close()

@@ -230,3 +230,22 @@ def _ready(url: str) -> bool:
         return httpx.get(url + "/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_huge_body_cannot_freeze_the_server(tmp_path: Path) -> None:
+    with FakeTwilio() as fake:
+        settings = fault_settings(f"sqlite:///{tmp_path / 'test.db'}", fake, tmp_path)
+        with LiveServer(settings) as server, ThreadPoolExecutor(2) as pool:
+            # 64 kB without a space (once 7 s of regex on the event loop): answered, and /healthz never waits
+            blob = inbound_form("+5215566660000", "a" * 32_000 + "@" + "b" * 32_000)
+            call = pool.submit(post, server.url, blob)
+            health = httpx.get(server.url + "/healthz", timeout=5)
+            took, texts = call.result()
+            assert health.status_code == 200 and health.elapsed.total_seconds() < 0.5
+            assert took < 2.0 and texts and APOLOGY_ES not in texts[0]
+            # a megabyte is not a Twilio request: refused before it is parsed
+            huge = inbound_form("+5215566660001", "x" * 1_000_000)
+            response = httpx.post(server.url + "/webhooks/twilio", content=urlencode(huge), timeout=10, headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "x-twilio-signature": sign(BASE + "/webhooks/twilio", huge)})
+            assert response.status_code == 413 and "larger than" in response.text
