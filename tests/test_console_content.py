@@ -218,3 +218,16 @@ def test_admins_reload_too(client) -> None:
     user(client, "root", "admin")
     response = client.post("/console/content/reload", data={"csrf_token": csrf_of(client)}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/console/content?reloaded=")
+
+
+def test_a_folder_named_like_a_yaml_file_is_listed_and_refused(own_client, content: Path) -> None:
+    user(own_client, "ana", "operator")
+    version = own_client.app.state.knowledge.get().version
+    (content / "countries" / "xx.yaml").mkdir()
+    error = "content/countries/xx.yaml:1: a folder named like a YAML file"
+    page = own_client.get("/console/content?country=MX&lang=en")
+    assert page.status_code == 200 and error in page.text
+    refused = own_client.post("/console/content/reload?lang=en", data={"csrf_token": csrf_of(own_client),
+                                                                        "country": "MX"})
+    assert refused.status_code == 422 and error in refused.text
+    assert f"Still serving version {version}." in refused.text

@@ -12,7 +12,7 @@ from app.config import ROOT
 from app.knowledge import ContentError
 from app.knowledge.base import distance_km
 from app.knowledge.checks import check
-from app.knowledge.live import LiveKnowledge
+from app.knowledge.live import LiveKnowledge, fingerprint
 from app.knowledge.loader import load_content
 from app.knowledge.report import as_csv, as_html, coverage, gaps
 from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS
@@ -224,6 +224,16 @@ def test_invalid_yaml(content: Path) -> None:
     assert any(e.startswith("content/countries/BZ.yaml:") and "not valid YAML" in e for e in errors_of(content))
 
 
+def test_a_folder_named_like_a_yaml_file_is_a_content_error(content: Path) -> None:
+    (content / "countries" / "xx.yaml").mkdir()
+    (content / "services" / "GT.yaml").unlink()
+    (content / "services" / "GT.yaml" / "inside.yaml").mkdir(parents=True)
+    errors = errors_of(content)
+    for path in ("content/countries/xx.yaml", "content/services/GT.yaml", "content/services/GT.yaml/inside.yaml"):
+        assert f"{path}:1: a folder named like a YAML file: remove the folder or rename it without .yaml" in errors
+    assert not any("country XX" in e or "cannot read" in e for e in errors)
+
+
 def test_stale_answers_are_warned(content: Path) -> None:
     raw = load_content(content)
     later = date.today() + timedelta(days=400)
@@ -253,6 +263,17 @@ def test_a_broken_edit_keeps_the_last_good_version_serving(content: Path) -> Non
     assert live.get() is good and live.get().answer("asylum", "MX", "es") is not None
     edit(content / "answers" / "MX.yaml", "topic: nonsense", "topic: asylum")
     assert live.reload().version == good.version
+
+
+def test_a_folder_named_like_a_yaml_file_is_refused_and_the_last_good_version_serves(content: Path) -> None:
+    live = LiveKnowledge(content, locales_dir=LOCALES)
+    good = live.reload()
+    before = fingerprint(content)
+    (content / "countries" / "xx.yaml").mkdir()
+    assert fingerprint(content) != before  # the watcher notices it
+    with pytest.raises(ContentError, match="content/countries/xx.yaml:1: a folder named like a YAML file"):
+        live.reload()
+    assert live.get() is good
 
 
 def test_file_watch_picks_up_changes(content: Path) -> None:

@@ -81,8 +81,13 @@ def _fix_for(error: dict[str, Any]) -> str:
     return "correct the value"
 
 
+def relative(path: Path, root: Path) -> str:
+    """How problems name a file: from the content folder's own name, e.g. content/countries/MX.yaml."""
+    return str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
+
+
 def _parse(path: Path, root: Path, model: type[BaseModel], raw: RawContent) -> Document | None:
-    rel = str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
+    rel = relative(path, root)
     try:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text)
@@ -116,25 +121,32 @@ def load_content(root: Path) -> RawContent:
     raw = RawContent()
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.yaml")):
+        if path.is_dir():  # e.g. countries/xx.yaml/ made by mistake: refused like an invalid file
+            raw.problems.append(Problem(relative(path, root), 1, "a folder named like a YAML file",
+                                        "remove the folder or rename it without .yaml"))
+            continue
         digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            pass  # reported by _parse below when the file is one the knowledge base reads
     raw.version = digest.hexdigest()[:12]
     topics = root / "topics.yaml"
-    if topics.exists():
+    if topics.is_file():
         raw.topics = _parse(topics, root, TopicsFile, raw)
-    else:
+    elif not topics.exists():
         raw.problems.append(Problem("content/topics.yaml", 1, "missing file", "create it (see content/README.md)"))
     for path in sorted((root / "countries").glob("*.yaml")):
-        doc = _parse(path, root, Country, raw)
+        doc = _parse(path, root, Country, raw) if path.is_file() else None
         if doc:
             raw.countries[path.stem] = doc
         else:
             raw.broken.add(path.stem)
-    for path in sorted((root / "answers").glob("*.yaml")):
+    for path in sorted(p for p in (root / "answers").glob("*.yaml") if p.is_file()):
         doc = _parse(path, root, AnswersFile, raw)
         if doc:
             raw.answers[path.stem] = doc
-    for path in sorted((root / "services").glob("*.yaml")):
+    for path in sorted(p for p in (root / "services").glob("*.yaml") if p.is_file()):
         doc = _parse(path, root, ServicesFile, raw)
         if doc:
             raw.services[path.stem] = doc
