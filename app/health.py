@@ -31,9 +31,14 @@ async def metrics(assistant: AssistantDep) -> Response:
 
 @router.get("/readyz")
 async def readyz(engine: EngineDep, knowledge: KnowledgeDep, assistant: AssistantDep) -> JSONResponse:
-    """Database reachable, knowledge base loaded (its version and load time), engine ready."""
+    """Database reachable, knowledge base loaded (its version, load time and source), engine ready.
+
+    Invalid files in content/ do not make the service unready while a last good version serves (from memory,
+    or from the snapshot after a restart): content_dir says "invalid" and errors lists them by file and line.
+    """
     database = await anyio.to_thread.run_sync(reachable, engine)
     kb = knowledge.get() if knowledge.ready else None
+    refused = knowledge.last_error
     understander = assistant.understander
     primary = understander.primary
     rasa_up = await anyio.to_thread.run_sync(primary.ready) if primary is not None else None
@@ -42,7 +47,10 @@ async def readyz(engine: EngineDep, knowledge: KnowledgeDep, assistant: Assistan
         "knowledge": {
             "version": kb.version if kb else None,
             "loaded_at": knowledge.loaded_at.isoformat() if knowledge.loaded_at else None,
-            "last_error": str(knowledge.last_error) if knowledge.last_error else None,
+            "served_from": knowledge.source if kb else None,  # "content" or "snapshot"
+            "content_dir": "invalid" if refused else "valid",
+            "errors": [str(p) for p in refused.problems] if refused else [],
+            "last_error": str(refused) if refused else None,
         },
         "engine": {"name": understander.name, "embedded_examples": understander.embedded.examples,
                    "rasa_reachable": rasa_up, "fallbacks": understander.fallbacks},
