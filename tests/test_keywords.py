@@ -1,13 +1,17 @@
 """Keywords before any dialogue: opt-out, opt-in, help, erase, menu, more, language; and the flood guard."""
 
+from datetime import UTC, timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app import pipeline
 from app.channel import EMPTY_TWIML
+from app.config import Settings
 from app.i18n import Texts
 from app.keywords import ALERT_WORDS, KEYWORDS, alert_command, match
-from app.models import Contact, Message
+from app.models import Contact, Message, utcnow
 from app.render import sms_info, to_gsm7
 from tests.conftest import form_of, new_sid, post_signed
 from tests.test_webhook import messages_of
@@ -140,19 +144,35 @@ def test_sms_is_capped_and_more_gives_the_rest(client) -> None:
     assert nothing.startswith(to_gsm7(tr(client, "es", "There is nothing more to show.")))
 
 
-def test_flood_guard_silences_a_loop_and_logs_it(client, caplog) -> None:
-    client.app.state.settings.flood_max_replies = 5
+def test_flood_guard_silences_a_loop_and_logs_it_until_the_silence_ends(client, caplog, monkeypatch) -> None:
+    settings = client.app.state.settings
+    settings.flood_max_replies = 5
     replies = [say(client, f"auto-reply {i}") for i in range(12)]
     assert all(replies[:5]) and not any(replies[5:])
     assert any("flood" in r.getMessage() for r in caplog.records)
     with Session(client.app.state.engine) as session:
         outbound = session.execute(select(func.count()).where(Message.direction == "out")).scalar_one()
     assert outbound == 5
+    until = contact(client).silenced_until
+    assert until is not None
+    until = until if until.tzinfo else until.replace(tzinfo=UTC)
+    assert abs((until - utcnow()).total_seconds() - settings.flood_silence_seconds) < 60
+    monkeypatch.setattr(pipeline, "utcnow", lambda: until - timedelta(seconds=1))
+    assert say(client, "auto-reply 12") == []  # still silent a second before the end
+    monkeypatch.setattr(pipeline, "utcnow", lambda: until + timedelta(seconds=1))
+    assert say(client, "auto-reply 13") and say(client, "hola")  # over: answered again, in a new window
 
 
 def test_normal_conversation_never_reaches_the_flood_limit(client) -> None:
-    for text in ("hola", "1", "MENU", "3", "MENU", "11", "AYUDA", "ASILO MX", "MAS", "MENU"):
+    limit = Settings.model_fields["flood_max_replies"].default  # the shipped limit, not the tests' 1000
+    client.app.state.settings.flood_max_replies = limit
+    conversation = ("hola", "1", "MENU", "3", "MENU", "11", "AYUDA", "ASILO MX", "MAS", "MENU")
+    assert len(conversation) < limit
+    for text in conversation:
         assert say(client, text), text
+    # The guard was on all along and counted the conversation once per message: a loop is silenced at the limit.
+    replies = [say(client, f"auto-reply {i}") for i in range(limit - len(conversation) + 1)]
+    assert all(replies[:-1]) and replies[-1] == []
 
 
 @pytest.mark.parametrize(("text", "subscribe", "language", "rest"), [
