@@ -146,3 +146,22 @@ def test_an_operator_previews_and_sends_an_alert(page: Page, server: LiveServer)
     expect(page.locator("h1")).to_contain_text("Alert")
     expect(page.locator('td[data-count="total"]')).to_have_text("0")  # nobody subscribed to Guatemala yet
     shot(page, "alert")
+
+
+def test_the_content_security_policy_blocks_nothing_of_the_console(page: Page, server: LiveServer) -> None:
+    """Every console page loads under its policy (no inline script) and may not be framed by another site."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    for path in ("/console/health", "/console/simulator", "/console/content", "/console/insights",
+                 "/console/handovers", "/console/alerts"):
+        response = page.goto(f"{server.url}{path}")
+        assert response is not None and response.ok, path
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-content-type-options"] == "nosniff" and headers["cache-control"] == "no-store", path
+    page.goto(f"{server.url}/console/simulator")
+    page.fill("#message", "hola")
+    page.click("#send")
+    page.wait_for_function("() => document.querySelectorAll('#chat-log .reply').length >= 1")
+    assert violations == []

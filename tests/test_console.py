@@ -244,3 +244,53 @@ def test_editors_cannot_reload_content(client) -> None:
     log_in(client, "edith")
     token = csrf_of(client)
     assert client.post("/console/content/reload", data={"csrf_token": token}, follow_redirects=False).status_code == 403
+
+
+def assert_secured(response, *, https: bool = True) -> None:  # type: ignore[no-untyped-def]
+    headers = response.headers
+    policy = headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy, response.url
+    script = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert "unsafe-inline" not in script and "unsafe-eval" not in script
+    assert headers.get("x-content-type-options") == "nosniff", response.url
+    assert headers.get("referrer-policy") in ("same-origin", "no-referrer"), response.url
+    assert headers.get("cache-control") == "no-store", response.url
+    assert ("strict-transport-security" in headers) == https, response.url
+
+
+def test_every_console_answer_carries_the_security_headers(client, operator) -> None:
+    login_page = client.get("/console/login")
+    assert_secured(login_page)
+    assert "secure" in login_page.headers["set-cookie"].lower()  # the login form's cookie
+    assert_secured(client.get("/console/health", follow_redirects=False))  # the redirect to the login
+    assert_secured(client.post("/console/logout", follow_redirects=False))  # 401
+    response = log_in(client, operator)
+    assert_secured(response)
+    session_cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(COOKIE))
+    assert "secure" in session_cookie.lower() and "httponly" in session_cookie.lower()
+    for path in ("/console", "/console/health", "/console/simulator", "/console/simulator.js", "/console/content",
+                 "/console/insights", "/console/insights.csv", "/console/handovers", "/console/alerts"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code in (200, 303), path
+        assert_secured(response)
+    assert_secured(client.post("/console/simulator/send", json={}, headers={"x-csrf-token": csrf_of(client)}))  # 422
+    assert_secured(client.post("/console/content/reload", data={}))  # 403: no CSRF token
+    page = client.get("/console/simulator").text
+    assert re.findall(r"<script[^>]*>", page) == ['<script type="application/json" id="simulator-texts">',
+                                                  '<script src="/console/simulator.js">']  # nothing inline runs
+    assert client.get("/console/simulator.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_no_strict_transport_security_nor_secure_cookies_over_plain_http(database_url: str) -> None:
+    from app.main import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url, public_base_url="http://127.0.0.1:8000")
+    with TestClient(create_app(settings), base_url="http://testserver") as plain:
+        auth.add_user(plain.app.state.engine, name="ana", password=PASSWORD, role="operator")
+        login_page = plain.get("/console/login")
+        assert_secured(login_page, https=False)
+        assert "secure" not in login_page.headers["set-cookie"].lower()
+        response = log_in(plain, "ana")
+        assert response.status_code == 303 and "secure" not in response.headers["set-cookie"].lower()
+        assert_secured(plain.get("/console/health"), https=False)

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.config import Settings
 from app.console import auth
-from app.console.views import AnyRole, console_language, render, role
+from app.console.views import AnyRole, ConsoleRoute, console_language, render, role
 from app.deps import KnowledgeDep, SettingsDep
 from app.dialogue import answer_texts
 from app.i18n import LANGUAGES, Texts
@@ -31,7 +31,7 @@ from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, AnswersF
 from app.pipeline import sms_pages, whatsapp_parts
 from app.render import SmsInfo, sms_info
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
 STATUSES = ("present", "fallback", "stale", "draft", "missing")
 RELOADERS = ("operator", "admin")

@@ -27,13 +27,13 @@ from sqlalchemy import Date, and_, case, cast, exists, func, literal_column, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
 
-from app.console.views import AnyRole, console_language, render
+from app.console.views import AnyRole, ConsoleRoute, console_language, render
 from app.deps import AssistantDep, EngineDep, KnowledgeDep
 from app.knowledge.base import KnowledgeBase
 from app.models import Contact, DeliveryStatus, Message, utcnow
 from app.privacy import mask_text
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
 DIMENSIONS = ("channel", "country", "topic", "language", "engine")
 EVENTS = {"opt_out": "opt_out", "erase_done": "erasure"}  # intent -> name in the CSV

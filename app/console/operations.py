@@ -9,13 +9,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import alerts, handovers
 from app.console import auth
-from app.console.views import console_language, render, role
+from app.console.views import ConsoleRoute, console_language, render, role
 from app.crypto import box_for
 from app.deps import EngineDep, KnowledgeDep, SettingsDep
 from app.i18n import LANGUAGES, Refusal, Texts
 
 log = logging.getLogger("migrantinfo")
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
 
 

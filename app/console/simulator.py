@@ -11,23 +11,25 @@ as it does for a real number. "New conversation" draws a new number, that is, a 
 
 import re
 import uuid
+from pathlib import Path
 from typing import Literal
 
 import phonenumbers
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from app.console.views import AnyRole, console_language, render
+from app.console.views import AnyRole, ConsoleRoute, console_language, render
 from app.deps import AssistantDep, SettingsDep
 from app.keywords import KEYWORDS, normalize
 from app.messages import Inbound
 from app.render import sms_info
 from app.webhooks import answer
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
 SENDER = re.compile(r"^\+[0-9]{6,15}$")
+SCRIPT = (Path(__file__).parent / "static" / "simulator.js").read_text(encoding="utf-8")
 # The languages a person may switch to, named in their own language; choosing one sends its first keyword.
 LANGUAGE_NAMES = {"es": "Español", "en": "English", "fr": "Français", "ht": "Kreyòl ayisyen", "pt": "Português",
                   "nl": "Nederlands"}
@@ -56,6 +58,12 @@ def sender_prefix(code: str, calling_code: int) -> tuple[str, int]:
 def language_keyword(language: str) -> str:
     """The word that switches the assistant to a language, e.g. KREYOL."""
     return KEYWORDS["language"][language][0]
+
+
+@router.get("/simulator.js")
+async def simulator_script(account: AnyRole) -> Response:
+    """The page's script, as a file: the console's Content-Security-Policy allows no inline script."""
+    return Response(SCRIPT, media_type="text/javascript")
 
 
 @router.get("/simulator")

@@ -1,14 +1,16 @@
 """Console pages. Every page needs a live session and a role; every form carries the CSRF token."""
 
+import inspect
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 
@@ -19,7 +21,6 @@ from app.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
 from app.i18n import translations
 from app.models import Message, utcnow
 
-router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 COOKIE = "migrantinfo_console"
 LOGIN_COOKIE = "migrantinfo_login"
 CONSOLE_LANGUAGES = ("es", "en")
@@ -27,8 +28,61 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"])
 
 
+# Scripts only from the console's own files (no inline script); inline styles are used by the templates.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # pages show people's messages: no copy in a browser's or a proxy's cache
+}
+
+
 class LoginRequired(Exception):
     """An anonymous request for a console page: send it to the login form."""
+
+
+def behind_https(request: Request) -> bool:
+    return request.url.scheme == "https" or request.app.state.settings.public_base_url.startswith("https://")
+
+
+def secure(request: Request, response: Response) -> Response:
+    """Add the console's security headers to a response."""
+    response.headers.update(SECURITY_HEADERS)
+    if behind_https(request):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    return response
+
+
+class ConsoleRoute(APIRoute):
+    """A console route: every answer carries the security headers, refusals and redirects to the login included."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def secured(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Exception as exc:  # answered here by the app's own handlers, so that the headers go with it
+                response = await _handled(request, exc)
+            return secure(request, response)
+
+        return secured
+
+
+async def _handled(request: Request, exc: Exception) -> Response:
+    """The app's answer to an exception (a redirect to the login, a 403, a 422), or the exception again."""
+    handlers = request.app.exception_handlers
+    for kind in type(exc).__mro__:
+        if kind in handlers and kind is not Exception:
+            response = handlers[kind](request, exc)
+            return await response if inspect.isawaitable(response) else response
+    raise exc
+
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False, route_class=ConsoleRoute)
 
 
 def console_language(request: Request) -> str:
@@ -79,7 +133,8 @@ AnyRole = Annotated[auth.Account, Depends(role(*auth.ROLES))]
 async def login_form(request: Request) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", login_token=token, error=None)
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/console")
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/console",
+                        secure=behind_https(request))
     return response
 
 
@@ -100,7 +155,7 @@ async def login(request: Request, settings: SettingsDep, engine: EngineDep, name
         return render(request, "login.html", status=401, login_token=cookie, error="wrong")
     response = RedirectResponse("/console/health", status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/console",
-                        secure=settings.public_base_url.startswith("https://"),
+                        secure=behind_https(request),
                         max_age=int(settings.console_session_hours * 3600))
     response.delete_cookie(LOGIN_COOKIE, path="/console")
     return response
