@@ -4,9 +4,12 @@ import hashlib
 import hmac
 import re
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Seven or more digits, possibly split by spaces, dots, dashes or brackets, with an optional leading +.
-_PHONE = re.compile(r"\+?\d(?:[\s().-]*\d){6,}")
+# Linear time, whatever the text: a match starts only where a run of address characters starts (the lookbehind),
+# and possessive quantifiers never give back what they took, so a long run is scanned once, not once per start.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
+# A run of digits split by spaces, dots, dashes, slashes, commas or brackets, with an optional +, taken whole.
+_PHONE = re.compile(r"(?<!\d)\+?\d(?:[\s()./,-]*+\d)++")
+_DIGITS = re.compile(r"\d")
 
 
 def bare_address(address: str) -> str:
@@ -22,4 +25,9 @@ def hash_address(address: str, *, secret: str) -> str:
 
 def mask_text(text: str) -> str:
     """Replace e-mail addresses and phone numbers by placeholders."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    return _PHONE.sub(_phone, _EMAIL.sub("[email]", text))
+
+
+def _phone(match: re.Match[str]) -> str:
+    """A run of digits is a phone number from seven digits on (found whole, then counted: linear time)."""
+    return "[phone]" if len(_DIGITS.findall(match.group())) >= 7 else match.group()

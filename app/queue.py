@@ -9,6 +9,7 @@ import logging
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
+from app import logs
 from app.config import Settings
 
 log = logging.getLogger("migrantinfo")
@@ -77,7 +78,7 @@ def run_worker(settings: Settings) -> None:
     """The worker process: recover what a dead worker left, then run tasks until SIGTERM/SIGINT."""
     from app.db import make_engine, upgrade
 
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
     upgrade(engine)
     engine.dispose()
