@@ -30,11 +30,50 @@ def test_production_refuses_placeholder_secrets(overrides: dict, problem: str) -
         Settings(_env_file=None, environment="production", **overrides)  # type: ignore[call-arg]
 
 
+PRODUCTION = dict(environment="production", hash_secret="h" * 32, twilio_auth_token="t" * 32,
+                  public_base_url="https://bot.example.org", api_token="a" * 32)
+
+
 def test_production_with_real_secrets_starts() -> None:
-    settings = Settings(_env_file=None, environment="production", hash_secret="h" * 32,  # type: ignore[call-arg]
-                        twilio_auth_token="t" * 32, public_base_url="https://bot.example.org",
-                        address_keys=new_key())
+    settings = Settings(_env_file=None, **PRODUCTION, address_keys=new_key())  # type: ignore[call-arg]
     assert settings.signature_required
+
+
+@pytest.mark.parametrize("api_token", ["", "short"])
+def test_production_refuses_an_open_json_api(api_token: str) -> None:
+    with pytest.raises(ValidationError, match="API_TOKEN must be a random secret"):
+        Settings(_env_file=None, **{**PRODUCTION, "api_token": api_token}, address_keys=new_key())  # type: ignore[call-arg]
+
+
+def test_production_with_rasa_needs_the_action_token() -> None:
+    with pytest.raises(ValidationError, match="RASA_ACTION_TOKEN"):
+        Settings(_env_file=None, **PRODUCTION, address_keys=new_key(), engine="rasa")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **PRODUCTION, address_keys=new_key(), engine="rasa",  # type: ignore[call-arg]
+                        rasa_action_token="r" * 32)
+    assert settings.action_token == "r" * 32
+
+
+def test_in_development_the_action_token_comes_from_the_hash_secret() -> None:
+    one = Settings(_env_file=None, hash_secret="one-secret-0123456789")  # type: ignore[call-arg]
+    two = Settings(_env_file=None, hash_secret="two-secret-0123456789")  # type: ignore[call-arg]
+    assert len(one.action_token) >= 32 and one.action_token != two.action_token
+    assert "one-secret" not in one.action_token
+
+
+def test_production_serves_no_api_description(database_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.conftest import BASE, make_settings
+
+    settings = make_settings(database_url, **{**PRODUCTION, "public_base_url": BASE}, address_keys=new_key())
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+            assert client.get(path).status_code == 404, path
+        assert client.get("/healthz").status_code == 200
+        assert client.post("/api/v1/messages", json={"sender": "+1555", "text": "hola"}).status_code == 401
+    with TestClient(create_app(make_settings(database_url)), base_url=BASE) as client:
+        assert client.get("/openapi.json").status_code == 200  # development keeps it
 
 
 def test_production_needs_a_key_for_the_addresses_it_keeps() -> None:
