@@ -1,6 +1,8 @@
 """Shared fixtures: a real SQLite file and (when TEST_DATABASE_URL is set) a real PostgreSQL database."""
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-auth-token-0123456789"
 BASE = "https://bot.example.org"
 SNAPSHOTS = Path(tempfile.mkdtemp(prefix="migrantinfo-snapshot-"))  # shared: a test of snapshots names its own
+atexit.register(shutil.rmtree, SNAPSHOTS, ignore_errors=True)
 TABLES = ("alert_deliveries", "alerts", "subscriptions", "handovers", "messages", "contacts", "delivery_statuses",
           "console_sessions", "login_attempts", "users")
 
