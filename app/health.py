@@ -53,7 +53,9 @@ async def readyz(engine: EngineDep, knowledge: KnowledgeDep, assistant: Assistan
             "last_error": str(refused) if refused else None,
         },
         "engine": {"name": understander.name, "embedded_examples": understander.embedded.examples,
-                   "rasa_reachable": rasa_up, "fallbacks": understander.fallbacks},
+                   "rasa_reachable": rasa_up, "rasa_breaker_open": understander.breaker_open,
+                   "fallbacks": understander.fallbacks},
+        "inbox": {"not_answered_yet": assistant.inbox.pending},  # this process's; `migrantinfo inbox` for all
     }
     ready = database and kb is not None  # a Rasa outage does not make the service unready: it falls back
     body["status"] = "ready" if ready else "not ready"

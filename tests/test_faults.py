@@ -112,6 +112,7 @@ def test_a_locked_database_loses_no_message_and_keeps_replies_in_time(database_u
             on_time = [f for f in forms if f not in late]
             assert all(fake.to(f["From"]) == [] for f in on_time)
             assert server.server.config.app.state.assistant.inbox.pending == 0
+            assert httpx.get(server.url + "/readyz", timeout=5).json()["inbox"] == {"not_answered_yet": 0}
 
 
 class HangingRasa:
@@ -149,13 +150,15 @@ class HangingRasa:
 def test_a_hanging_rasa_holds_no_lock_and_opens_the_breaker(database_url: str, tmp_path: Path) -> None:
     with FakeTwilio() as fake, HangingRasa() as rasa:
         settings = fault_settings(database_url, fake, tmp_path, engine="rasa", rasa_url=rasa.url,
-                                  rasa_timeout_seconds=2.0, rasa_breaker_seconds=60)
+                                  rasa_timeout_seconds=3.0, rasa_breaker_seconds=60)
         with LiveServer(settings) as server, ThreadPoolExecutor(9) as pool:
             free_text = [inbound_form(f"+52155333300{i:02d}", "necesito pedir asilo en mexico") for i in range(8)]
             waiting = [pool.submit(post, server.url, form) for form in free_text]
             time.sleep(0.5)  # they all wait on Rasa now
             took, texts = post(server.url, inbound_form("+5215533339999", "MENU"))
             assert took < 1.0, "a keyword waited behind messages that wait on Rasa"
+            ready = httpx.get(server.url + "/readyz", timeout=5).json()
+            assert ready["inbox"]["not_answered_yet"] == 8 and ready["engine"]["rasa_breaker_open"] is False
             answered = [w.result() for w in waiting]
         # each was answered by the embedded engine after one Rasa timeout, in time and for real
         for took, texts in answered:
