@@ -6,14 +6,15 @@ from pydantic import BaseModel, Field
 
 from app import alerts
 from app.deps import EngineDep, KnowledgeDep, SettingsDep, require_admin_token
+from app.fields import RowId, StorableStr
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(require_admin_token)])
 
 
 class AlertIn(BaseModel):
-    country: str = Field(min_length=2, max_length=2, description="two-letter code, e.g. MX")
-    texts: dict[str, str] = Field(description="the alert per language, e.g. {'es': '...', 'en': '...'}")
-    created_by: str = Field("api", max_length=64)
+    country: StorableStr = Field(min_length=2, max_length=2, description="two-letter code, e.g. MX")
+    texts: dict[StorableStr, StorableStr] = Field(description="the alert per language, e.g. {'es': '...', 'en': '...'}")
+    created_by: StorableStr = Field("api", max_length=64)
 
 
 class PreviewOut(BaseModel):
@@ -62,7 +63,7 @@ async def send(body: AlertIn, request: Request, settings: SettingsDep, engine: E
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
-async def status(alert_id: int, engine: EngineDep) -> AlertOut:
+async def status(alert_id: RowId, engine: EngineDep) -> AlertOut:
     alert = await anyio.to_thread.run_sync(alerts.get, engine, alert_id)
     if alert is None:
         raise HTTPException(status_code=404, detail=f"no alert {alert_id}")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from app.deps import AssistantDep, SettingsDep, require_token
+from app.fields import StorableStr
 from app.messages import Inbound
 from app.webhooks import answer
 
@@ -14,8 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
 class MessageIn(BaseModel):
-    sender: str = Field(min_length=1, max_length=64)
-    text: str = Field(max_length=1600)
+    sender: StorableStr = Field(min_length=1, max_length=64)
+    text: StorableStr = Field(max_length=1600)
     channel: Literal["sms", "whatsapp", "web"] = "web"
 
 

@@ -1,10 +1,12 @@
 """The Twilio channel layer: signature, form parsing into a neutral message, TwiML out, statuses."""
 
+import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape
 
 from twilio.request_validator import RequestValidator
 
+from app.fields import INT_MAX
 from app.messages import Inbound
 
 STATUSES = {
@@ -12,6 +14,9 @@ STATUSES = {
     "undelivered", "failed", "receiving", "received", "partially_delivered",
 }  # fmt: skip
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+SID = re.compile(r"[A-Za-z0-9]{1,64}")  # Twilio's are SM/MM + 32 hex; the columns hold 64; no way to forge a log line
+ADDRESS_MAX = 64  # E.164 in a whatsapp: prefix is 25; the sender column holds 64
+BODY_MAX = {"sms": 1600, "whatsapp": 4096}  # Twilio's own limits: a longer body is cut there, not refused
 
 
 class BadRequest(ValueError):
@@ -33,6 +38,25 @@ def _required(form: Mapping[str, str], *names: str) -> str:
     raise BadRequest(f"missing field {names[0]}")
 
 
+def _sid(form: Mapping[str, str], *names: str) -> str:
+    sid = _required(form, *names)
+    if not SID.fullmatch(sid):
+        raise BadRequest(f"{names[0]} must be 1 to 64 ASCII letters and digits")
+    return sid
+
+
+def _address(form: Mapping[str, str], name: str, *, required: bool) -> str:
+    value = _required(form, name) if required else (form.get(name) or "").strip()
+    if len(value) > ADDRESS_MAX or not value.isprintable():
+        raise BadRequest(f"{name} must be at most {ADDRESS_MAX} printable characters")
+    return value
+
+
+def _text(form: Mapping[str, str], name: str, limit: int) -> str:
+    """A free text, without the NUL characters PostgreSQL refuses, cut at the channel's limit."""
+    return (form.get(name) or "").replace("\x00", "")[:limit].strip()
+
+
 def _float(form: Mapping[str, str], name: str, low: float, high: float) -> float:
     try:
         value = float(form[name])
@@ -45,8 +69,8 @@ def _float(form: Mapping[str, str], name: str, low: float, high: float) -> float
 
 def parse_inbound(form: Mapping[str, str]) -> Inbound:
     """Turn a Twilio inbound form (SMS or WhatsApp) into a neutral message."""
-    sid = _required(form, "MessageSid", "SmsMessageSid", "SmsSid")
-    address = _required(form, "From")
+    sid = _sid(form, "MessageSid", "SmsMessageSid", "SmsSid")
+    address = _address(form, "From", required=True)
     if address.startswith("whatsapp:"):
         channel = "whatsapp"
     elif ":" in address:
@@ -65,32 +89,36 @@ def parse_inbound(form: Mapping[str, str]) -> Inbound:
         if not ("Latitude" in form and "Longitude" in form):
             raise BadRequest("Latitude and Longitude come together")
         location = (_float(form, "Latitude", -90, 90), _float(form, "Longitude", -180, 180))
+    limit = BODY_MAX[channel]
     choice = None
     if channel == "whatsapp":
-        choice = (form.get("ButtonPayload") or form.get("ListId") or "").strip() or None
+        choice = _text(form, "ButtonPayload", limit) or _text(form, "ListId", limit) or None
     return Inbound(
         sid=sid,
         channel=channel,
         address=address,
-        text=(form.get("Body") or "").strip(),
+        text=_text(form, "Body", limit),
         media_types=media_types,
         location=location,
         choice=choice,
         carrier_keyword=(form.get("OptOutType") or "").upper() or None,
-        to=(form.get("To") or "").strip(),
+        to=_address(form, "To", required=False),
     )
 
 
 def parse_status(form: Mapping[str, str]) -> tuple[str, str, int | None]:
     """MessageSid, status and error code of a status callback."""
-    sid = _required(form, "MessageSid", "SmsSid")
+    sid = _sid(form, "MessageSid", "SmsSid")
     status = _required(form, "MessageStatus", "SmsStatus").lower()
     if status not in STATUSES:
-        raise BadRequest(f"unknown MessageStatus {status!r}")
+        raise BadRequest(f"unknown MessageStatus {status[:32]!r}")
     code = (form.get("ErrorCode") or "").strip()
-    if code and not code.isdigit():
-        raise BadRequest("ErrorCode is not a number")
-    return sid, status, int(code) if code else None
+    if not code:
+        return sid, status, None
+    # str.isdigit() also takes '²' and Arabic-Indic digits, and int() takes 30 digits the column cannot hold
+    if not re.fullmatch(r"[0-9]{1,10}", code) or int(code) > INT_MAX:
+        raise BadRequest(f"ErrorCode must be a whole number from 0 to {INT_MAX}")
+    return sid, status, int(code)
 
 
 def twiml(bodies: list[str]) -> str:

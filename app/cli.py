@@ -86,7 +86,7 @@ def _start_rasa(settings, *, app_port: int):  # type: ignore[no-untyped-def]
         port = urlparse(settings.rasa_url).port or 5005
         print(f"  starting Rasa on {settings.rasa_url} with {model.name} (actions served by this app)")
         return start_server(model, port=port, action_url=f"http://127.0.0.1:{app_port}/rasa/webhook",
-                            bot_dir=settings.bot_dir, log=Path("var") / "rasa.log")
+                            action_token=settings.action_token, bot_dir=settings.bot_dir, log=Path("var") / "rasa.log")
     except RasaSetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

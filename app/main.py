@@ -6,9 +6,10 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 
-from app import admin, alerts_api, api, health, logs, rasa_actions, webhooks
+from app import admin, alerts_api, api, fields, health, logs, rasa_actions, webhooks
 from app.config import Settings, get_settings
 from app.console import content_pages, insights, operations, simulator
 from app.console import views as console
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     for page in (simulator, content_pages, insights, operations):
         app.include_router(page.router)
+
+    app.add_exception_handler(RequestValidationError, fields.validation_failed)  # type: ignore[arg-type]
 
     @app.exception_handler(console.LoginRequired)
     async def to_login(_request: Request, _exc: console.LoginRequired) -> RedirectResponse:

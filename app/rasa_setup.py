@@ -103,16 +103,19 @@ def _rasa_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(model: Path, *, port: int, action_url: str, bot_dir: Path = ROOT / "bot",
+def start_server(model: Path, *, port: int, action_url: str, action_token: str, bot_dir: Path = ROOT / "bot",
                  log: Path | None = None) -> subprocess.Popen:
-    """`rasa run` on 127.0.0.1:port with its HTTP API; returns once the model is loaded."""
+    """`rasa run` on 127.0.0.1:port with its HTTP API; returns once the model is loaded.
+
+    Rasa calls the app's custom action at action_url with action_token (the app's Settings.action_token).
+    """
     rasa = VENV / "bin" / "rasa"
     output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     try:
         process = subprocess.Popen(
             [str(rasa), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port), "-m", str(model),
              "--endpoints", "endpoints.yml"],
-            cwd=bot_dir, env=_rasa_env(ACTION_ENDPOINT_URL=action_url), stdout=output, stderr=subprocess.STDOUT,
+            cwd=bot_dir, env=_rasa_env(ACTION_ENDPOINT_URL=action_url, ACTION_ENDPOINT_TOKEN=action_token), stdout=output, stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent)
     finally:
         if log:

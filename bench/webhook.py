@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PATH = "/webhooks/twilio"
 FORM = "application/x-www-form-urlencoded"
 TOKEN = "bench-auth-token-0123456789"
+ACTION_TOKEN = "bench-action-token-0123456789"  # Rasa's calls to the app's custom action
 FIXED_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hola. Escribe MENU.</Message></Response>'
 # Every virtual sender walks this script: five SMS, then the same person writes on WhatsApp.
 SCRIPT = (("sms", "ASILO MX"), ("sms", "hola"), ("sms", "MENU"), ("sms", "1"), ("sms", "AYUDA"),
@@ -250,13 +251,13 @@ def _reap(pid: int) -> None:
 
 
 @contextlib.contextmanager
-def rasa_server(model: Path, *, port: int, action_url: str, log: Path) -> Iterator[subprocess.Popen]:
+def rasa_server(model: Path, *, port: int, action_url: str, action_token: str, log: Path) -> Iterator[subprocess.Popen]:
     """`rasa run` with its model loaded, stopped when the block ends, whatever ends it."""
     from app.rasa_setup import RasaSetupError, start_server, stop_server
 
     before = _children()
     try:
-        process = start_server(model, port=port, action_url=action_url, log=log)
+        process = start_server(model, port=port, action_url=action_url, action_token=action_token, log=log)
     except BaseException as exc:
         # start_server hands back no process when interrupted (Ctrl-C) while the model loads: stop it here.
         for pid in _children() - before:
@@ -293,9 +294,11 @@ def run(name: str, args: argparse.Namespace, tmp: Path, model: Path | None = Non
             assert model is not None
             rasa_port = free_port()
             rasa = stack.enter_context(rasa_server(model, port=rasa_port, action_url=f"{base}/rasa/webhook",
+                                                   action_token=ACTION_TOKEN,
                                                    log=tmp / "rasa-server.log"))
             pids = (rasa.pid,)
-            env.update(ENGINE="rasa", RASA_URL=f"http://127.0.0.1:{rasa_port}", RASA_TIMEOUT_SECONDS="10")
+            env.update(ENGINE="rasa", RASA_URL=f"http://127.0.0.1:{rasa_port}", RASA_TIMEOUT_SECONDS="10",
+                       RASA_ACTION_TOKEN=ACTION_TOKEN)
             amounts = dict(requests=args.rasa_requests, seconds=None, rate=args.rasa_rate,
                            paced_requests=args.rasa_paced_requests)
         process = stack.enter_context(serve(target, port=port, env=env, log=log))

@@ -53,7 +53,7 @@ def rasa_app() -> Iterator[tuple[LiveServer, object]]:
                              rasa_url=f"http://127.0.0.1:{rasa_port}", rasa_timeout_seconds=10.0)
     server = LiveServer(settings)
     rasa = start_server(model, port=rasa_port, action_url=f"{server.url}/rasa/webhook",
-                        log=folder / "rasa.log")
+                        action_token=settings.action_token, log=folder / "rasa.log")
     try:
         with server:
             try:

@@ -191,8 +191,9 @@ def test_rasa_action_protocol(client) -> None:
                "latest_message": {"text": "asilo", "intent": {"name": "asylum", "confidence": 0.97},
                                   "entities": [{"entity": "country", "value": "mejico"}],
                                   "metadata": {"language": "es", "channel": "sms"}}}
-    response = client.post("/rasa/webhook", json={"next_action": "action_answer", "sender_id": "x",
-                                                  "tracker": tracker, "domain": {}, "version": "3.6.21"})
+    token = {"token": client.app.state.settings.action_token}  # what Rasa sends (bot/endpoints.yml)
+    response = client.post("/rasa/webhook", params=token, json={"next_action": "action_answer", "sender_id": "x",
+                                                                "tracker": tracker, "domain": {}, "version": "3.6.21"})
     assert response.status_code == 200
     body = response.json()
     [message] = body["responses"]
@@ -200,9 +201,9 @@ def test_rasa_action_protocol(client) -> None:
                                                   "language": "es", "confidence": 0.97}
     assert message["text"] == client.app.state.knowledge.get().answer("asylum", "MX", "es").whatsapp
     assert body["events"] == [{"event": "slot", "name": "country", "value": "MX"}]
-    unknown = client.post("/rasa/webhook", json={"next_action": "action_nope", "tracker": tracker})
+    unknown = client.post("/rasa/webhook", params=token, json={"next_action": "action_nope", "tracker": tracker})
     assert unknown.status_code == 404 and unknown.json()["action_name"] == "action_nope"
-    assert client.post("/rasa/webhook", content=b"not json").status_code == 400
+    assert client.post("/rasa/webhook", params=token, content=b"not json").status_code == 400
 
 
 def test_eval_command_prints_the_figures(tmp_path: Path) -> None:

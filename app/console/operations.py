@@ -12,6 +12,7 @@ from app.console import auth
 from app.console.views import ConsoleRoute, console_language, render, role
 from app.crypto import box_for
 from app.deps import EngineDep, KnowledgeDep, SettingsDep
+from app.fields import RowId
 from app.i18n import LANGUAGES, Refusal, Texts
 
 log = logging.getLogger("migrantinfo")
@@ -35,7 +36,7 @@ async def handover_queue(request: Request, account: Operator, engine: EngineDep)
 
 
 @router.get("/handovers/{handover_id}")
-async def handover_page(request: Request, handover_id: int, account: Operator, engine: EngineDep) -> HTMLResponse:
+async def handover_page(request: Request, handover_id: RowId, account: Operator, engine: EngineDep) -> HTMLResponse:
     return await _handover_view(request, handover_id, account, engine)
 
 
@@ -52,7 +53,7 @@ async def _handover_view(request: Request, handover_id: int, account: auth.Accou
 
 
 @router.post("/handovers/{handover_id}/reply")
-async def handover_reply(request: Request, handover_id: int, account: Operator, engine: EngineDep,
+async def handover_reply(request: Request, handover_id: RowId, account: Operator, engine: EngineDep,
                          settings: SettingsDep, text: Annotated[str, Form()] = "") -> Response:
     try:
         await _send(request, handover_id, text, account, settings, engine)
@@ -71,7 +72,7 @@ async def _send(request: Request, handover_id: int, text: str, account: auth.Acc
 
 
 @router.post("/handovers/{handover_id}/close")
-async def handover_close(request: Request, handover_id: int, account: Operator, engine: EngineDep,
+async def handover_close(request: Request, handover_id: RowId, account: Operator, engine: EngineDep,
                          settings: SettingsDep, tell: Annotated[str, Form()] = "") -> Response:
     handover = await anyio.to_thread.run_sync(handovers.get, engine, handover_id)
     if tell and handover is not None and handover["status"] == "open":
@@ -147,7 +148,7 @@ async def alert_send(request: Request, account: Operator, engine: EngineDep, set
 
 
 @router.get("/alerts/{alert_id}")
-async def alert_page(request: Request, alert_id: int, account: Operator, engine: EngineDep) -> HTMLResponse:
+async def alert_page(request: Request, alert_id: RowId, account: Operator, engine: EngineDep) -> HTMLResponse:
     alert = await anyio.to_thread.run_sync(alerts.get, engine, alert_id)
     if alert is None:
         return HTMLResponse("no such alert", status_code=404)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from app.console.views import AnyRole, ConsoleRoute, console_language, render
 from app.deps import AssistantDep, SettingsDep
+from app.fields import StorableStr
 from app.keywords import KEYWORDS, normalize
 from app.messages import Inbound
 from app.render import sms_info
@@ -36,7 +37,7 @@ LANGUAGE_NAMES = {"es": "Español", "en": "English", "fr": "Français", "ht": "K
 
 
 class SimulatedMessage(BaseModel):
-    text: str = Field(min_length=1, max_length=1600)
+    text: StorableStr = Field(min_length=1, max_length=1600)
     channel: Literal["sms", "whatsapp"]
     sender: str = Field(max_length=32)
 
