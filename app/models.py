@@ -64,7 +64,7 @@ class DeliveryStatus(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     message_sid: str = Field(max_length=64, unique=True)
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=32)  # Twilio's longest: partially_delivered
     error_code: int | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -135,7 +135,7 @@ class AlertDelivery(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contacts.id", index=True)
     subscription_id: int | None = Field(default=None, foreign_key="subscriptions.id")
     # pending -> sending -> queued/sent/delivered/read (Twilio) | failed | undelivered | skipped
-    status: str = Field(default="pending", max_length=16)
+    status: str = Field(default="pending", max_length=32)
     attempts: int = 0
     next_attempt_at: datetime | None = None
     lease_until: datetime | None = None

@@ -39,6 +39,14 @@ def test_status_error_code_at_the_top_of_the_column_is_kept(client) -> None:
     assert count(client, DeliveryStatus, DeliveryStatus.error_code == 2147483647) == 1
 
 
+def test_every_status_twilio_reports_fits_the_column(client) -> None:
+    from app.channel import STATUSES
+
+    for status in sorted(STATUSES):  # "partially_delivered" has 19 characters; the column had 16
+        assert post_signed(client, {"MessageSid": new_sid(), "MessageStatus": status}, STATUS).status_code == 204
+    assert count(client, DeliveryStatus) == len(STATUSES)
+
+
 # --- sids and addresses ---
 
 BAD_SIDS = ["SM" + "a" * 63, "SM\x00" + "a" * 32, "SM1\nINFO migrantinfo forged line", "SM1\rINFO x", "SMé" + "a" * 31,
