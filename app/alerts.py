@@ -95,7 +95,7 @@ def validate(country: str, texts: dict[str, str], *, countries: set[str]) -> dic
     if country not in countries:
         raise AlertError(N_("unknown country '{country}'; one of {choices}"), country=country,
                          choices=", ".join(sorted(countries)))
-    cleaned = {lang.strip().lower(): (text or "").strip() for lang, text in texts.items()}
+    cleaned = {lang.strip().lower(): (text or "").replace("\x00", "").strip() for lang, text in texts.items()}
     cleaned = {lang: text for lang, text in cleaned.items() if text}
     if not cleaned:
         raise AlertError(N_("write the alert in at least one language"))

@@ -112,7 +112,7 @@ def window_open(engine: Engine, handover: dict) -> bool:
 def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twilio, limits: SenderLimits,
           box, settings) -> str:  # type: ignore[no-untyped-def]
     """Send an operator's reply through Twilio's REST API; returns the MessageSid."""
-    text = text.strip()
+    text = text.replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
     if not text:
         raise HandoverError(N_("write a reply first"))
     if len(text) > 1600:

@@ -21,7 +21,17 @@ from sqlalchemy.engine import make_url
 
 from app.db import make_engine
 from app.store import MESSAGES
-from tests.conftest import BASE, ROOT, LiveServer, free_port, make_settings, new_sid, settings_env, sign, wait_for
+from tests.conftest import (
+    BASE,
+    ROOT,
+    LiveServer,
+    free_port,
+    make_settings,
+    new_sid,
+    settings_env,
+    sign,
+    wait_for,
+)
 from tests.fake_twilio import ACCOUNT, FakeTwilio
 
 OUR_NUMBER = "+5215500000000"

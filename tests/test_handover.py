@@ -180,3 +180,16 @@ def test_an_operator_reply_is_stored_masked_and_logged_without_the_number(client
     assert any(f"hand-over {handover['id']}" in m and "closed" in m for m in actions)
     logged = caplog.text
     assert "88887777" not in logged and "2222-3333" not in logged and "example.org" not in logged
+
+
+def test_an_operator_reply_with_a_nul_is_sent_and_stored_without_it(client: TestClient, fake_twilio) -> None:  # type: ignore[no-untyped-def]
+    say(client, "PERSONA")
+    [handover] = rows(client)
+    log_in(client, "ana")
+    token = csrf(client, f"/console/handovers/{handover['id']}")
+    sent = client.post(f"/console/handovers/{handover['id']}/reply", data={"text": "Hola\x00 Ana", "csrf_token": token},
+                       follow_redirects=False)
+    assert sent.status_code == 303  # PostgreSQL refuses NUL in text: it never reaches the database
+    assert fake_twilio.accepted[-1]["Body"] == "Hola Ana"
+    with client.app.state.engine.connect() as conn:
+        assert conn.execute(select(Message.text).where(Message.engine == "operator")).scalar_one() == "Hola Ana"
