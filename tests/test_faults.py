@@ -160,7 +160,7 @@ class HangingRasa:
 def test_a_hanging_rasa_holds_no_lock_and_opens_the_breaker(database_url: str, tmp_path: Path) -> None:
     with FakeTwilio() as fake, HangingRasa() as rasa:
         settings = fault_settings(database_url, fake, tmp_path, engine="rasa", rasa_url=rasa.url,
-                                  rasa_timeout_seconds=3.0, rasa_breaker_seconds=60)
+                                  rasa_timeout_seconds=3.0, rasa_breaker_seconds=60, reply_budget_seconds=6.0)
         with LiveServer(settings) as server, ThreadPoolExecutor(9) as pool:
             free_text = [inbound_form(f"+52155333300{i:02d}", "necesito pedir asilo en mexico") for i in range(8)]
             waiting = [pool.submit(post, server.url, form) for form in free_text]
