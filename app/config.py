@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     sms_mps: int = Field(1, ge=1)  # messages per second of each SMS sender (long code: 1)
     whatsapp_mps: int = Field(80, ge=1)  # messages per second of each WhatsApp sender
     # Admit this share less than each rate. The limiter holds the rate at Twilio's end whatever the delays (see
-    # app/ratelimit.py), so it needs no headroom for them; what it leaves is room for the TwiML replies the webhook
+    # app/outbound/ratelimit.py), so it needs no headroom for them; what it leaves is room for the TwiML replies the webhook
     # sends from the same numbers, which the limiter does not count (people answering an alert, STOP, ...).
     rate_headroom: float = Field(0.05, ge=0, lt=1)
     whatsapp_alert_templates: dict[str, str] = {}  # language -> approved ContentSid (HX...) with one variable

@@ -9,18 +9,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 
-from app import admin, alerts_api, api, fields, health, logs, rasa_actions, webhooks
+from app import fields, logs
+from app.api import admin, alerts, health, messages, rasa_actions, twilio
 from app.config import Settings, get_settings
 from app.console import content_pages, insights, operations, simulator
 from app.console import views as console
-from app.db import make_engine, upgrade
+from app.conversation.pipeline import Assistant
+from app.conversation.replay import Replayer, twilio_sender
 from app.knowledge.live import LiveKnowledge
 from app.knowledge.loader import ContentError
-from app.outbound import Twilio
-from app.pipeline import Assistant
-from app.queue import Queue
-from app.ratelimit import SenderLimits
-from app.replay import Replayer, twilio_sender
+from app.outbound.queue import Queue
+from app.outbound.ratelimit import SenderLimits
+from app.outbound.twilio_rest import Twilio
+from app.storage.db import make_engine, upgrade
 
 log = logging.getLogger("migrantinfo")
 
@@ -67,9 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hidden = settings.is_production  # the API's description helps no one in production but a prober
     app = FastAPI(title="Migrantinfo", version="0.1.0", lifespan=lifespan, docs_url=None if hidden else "/docs",
                   redoc_url=None if hidden else "/redoc", openapi_url=None if hidden else "/openapi.json")
-    app.include_router(webhooks.router)
-    app.include_router(api.router)
-    app.include_router(alerts_api.router)
+    app.include_router(twilio.router)
+    app.include_router(messages.router)
+    app.include_router(alerts.router)
     app.include_router(health.router)
     app.include_router(admin.router)
     app.include_router(rasa_actions.router)

@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from app.alerts import counts  # noqa: E402
-from app.db import make_engine, upgrade  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.ratelimit import SenderLimits  # noqa: E402
+from app.outbound.alerts import counts  # noqa: E402
+from app.outbound.ratelimit import SenderLimits  # noqa: E402
+from app.storage.db import make_engine, upgrade  # noqa: E402
 from tests.conftest import BASE, Worker, queue_settings  # noqa: E402
 from tests.fake_twilio import FakeTwilio, busiest_window  # noqa: E402
 from tests.population import add_subscribers  # noqa: E402

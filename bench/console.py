@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.console import insights  # noqa: E402
-from app.db import make_engine, upgrade  # noqa: E402
-from app.models import Contact, DeliveryStatus, Message, utcnow  # noqa: E402
+from app.storage.db import make_engine, upgrade  # noqa: E402
+from app.storage.models import Contact, DeliveryStatus, Message, utcnow  # noqa: E402
 
 CHANNELS = (("whatsapp", 60), ("sms", 35), ("web", 5))
 COUNTRIES = (("MX", 30), ("GT", 15), ("HN", 10), ("HT", 12), ("CR", 8), ("PA", 8), ("SV", 5), (None, 12))

@@ -217,7 +217,7 @@ def engine_messages(database_url: str) -> Counter:
     """Inbound messages logged so far, by the engine that understood them ("keywords": none did)."""
     from sqlalchemy import text
 
-    from app.db import make_engine
+    from app.storage.db import make_engine
 
     engine = make_engine(database_url)
     try:
@@ -253,7 +253,7 @@ def _reap(pid: int) -> None:
 @contextlib.contextmanager
 def rasa_server(model: Path, *, port: int, action_url: str, action_token: str, log: Path) -> Iterator[subprocess.Popen]:
     """`rasa run` with its model loaded, stopped when the block ends, whatever ends it."""
-    from app.rasa_setup import RasaSetupError, start_server, stop_server
+    from app.understanding.rasa_setup import RasaSetupError, start_server, stop_server
 
     before = _children()
     try:
@@ -428,7 +428,7 @@ def main() -> int:
     try:
         model = None
         if "rasa" in labels:  # before any measurement: a training (bot/ changed) would skew it
-            from app.rasa_setup import RasaSetupError, ensure_model
+            from app.understanding.rasa_setup import RasaSetupError, ensure_model
 
             try:
                 model = ensure_model()

@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from twilio.request_validator import RequestValidator
 
 from app.config import ROOT, Settings
-from app.db import make_engine, upgrade
 from app.main import create_app
+from app.storage.db import make_engine, upgrade
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "test-auth-token-0123456789"

@@ -5,12 +5,12 @@ from datetime import timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
-from app.alerts import SUBSCRIPTIONS
 from app.config import Settings
 from app.crypto import box_for
-from app.db import upgrade
-from app.models import Contact, utcnow
+from app.outbound.alerts import SUBSCRIPTIONS
 from app.privacy import hash_address
+from app.storage.db import upgrade
+from app.storage.models import Contact, utcnow
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 LANGUAGES = ("es", "en", "fr", "ht")

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.models import ConsoleSession, LoginAttempt, User, utcnow
+from app.storage.models import ConsoleSession, LoginAttempt, User, utcnow
 
 log = logging.getLogger("migrantinfo")
 ROLES = ("editor", "operator", "admin")

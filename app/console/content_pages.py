@@ -16,11 +16,13 @@ import anyio
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from app.api.deps import KnowledgeDep, SettingsDep
+from app.channels.render import SmsInfo, sms_info
 from app.config import Settings
 from app.console import auth
 from app.console.views import AnyRole, ConsoleRoute, console_language, render, role
-from app.deps import KnowledgeDep, SettingsDep
-from app.dialogue import answer_texts
+from app.conversation.dialogue import answer_texts
+from app.conversation.pipeline import sms_pages, whatsapp_parts
 from app.i18n import LANGUAGES, Texts
 from app.knowledge.base import Answer, KnowledgeBase
 from app.knowledge.checks import check
@@ -28,8 +30,6 @@ from app.knowledge.live import LiveKnowledge, fingerprint
 from app.knowledge.loader import ContentError, Document, Problem, RawContent, load_content
 from app.knowledge.report import Cell, coverage
 from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, AnswersFile
-from app.pipeline import sms_pages, whatsapp_parts
-from app.render import SmsInfo, sms_info
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]

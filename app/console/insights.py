@@ -5,7 +5,7 @@ log); only the grouping of unanswered texts runs in Python, over the newest GROU
 folding accents and dropping common words cannot be written portably in SQL. Test messages (the console's
 simulator) are left out everywhere.
 
-On SQLite every transaction starts with BEGIN IMMEDIATE (app/db.py), so even a read holds the writer lock: each
+On SQLite every transaction starts with BEGIN IMMEDIATE (app/storage/db.py), so even a read holds the writer lock: each
 query runs on its own short connection, and a message being answered waits for one query at most.
 """
 
@@ -27,11 +27,11 @@ from sqlalchemy import Date, and_, case, cast, exists, func, literal_column, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
 
+from app.api.deps import AssistantDep, EngineDep, KnowledgeDep
 from app.console.views import AnyRole, ConsoleRoute, console_language, render
-from app.deps import AssistantDep, EngineDep, KnowledgeDep
 from app.knowledge.base import KnowledgeBase
-from app.models import Contact, DeliveryStatus, Message, utcnow
 from app.privacy import mask_text
+from app.storage.models import Contact, DeliveryStatus, Message, utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 

@@ -7,13 +7,13 @@ import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app import alerts, handovers
+from app.api.deps import EngineDep, KnowledgeDep, SettingsDep
 from app.console import auth
 from app.console.views import ConsoleRoute, console_language, render, role
 from app.crypto import box_for
-from app.deps import EngineDep, KnowledgeDep, SettingsDep
 from app.fields import RowId
 from app.i18n import LANGUAGES, Refusal, Texts
+from app.outbound import alerts, handovers
 
 log = logging.getLogger("migrantinfo")
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)

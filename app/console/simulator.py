@@ -1,6 +1,6 @@
 """The Simulator: a phone-like chat to try the assistant as SMS or WhatsApp, from a country, in a language.
 
-Its messages go through the same path as real ones (`app.webhooks.answer` → `Assistant.handle`), marked as tests
+Its messages go through the same path as real ones (`app.api.twilio.answer` → `Assistant.handle`), marked as tests
 (`Inbound.test`, the `test` column of messages) so the insights leave them out.
 
 The simulated sender is made in the browser: "+" + the country's calling code + 8 random digits. For the countries
@@ -19,13 +19,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from app.api.deps import AssistantDep, SettingsDep
+from app.api.twilio import answer
+from app.channels.render import sms_info
 from app.console.views import AnyRole, ConsoleRoute, console_language, render
-from app.deps import AssistantDep, SettingsDep
+from app.conversation.keywords import KEYWORDS, normalize
 from app.fields import StorableStr
-from app.keywords import KEYWORDS, normalize
 from app.messages import Inbound
-from app.render import sms_info
-from app.webhooks import answer
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 

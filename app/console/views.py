@@ -14,12 +14,12 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 
-from app import handovers
+from app.api.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
 from app.console import auth
-from app.db import reachable
-from app.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
 from app.i18n import translations
-from app.models import Message, utcnow
+from app.outbound import handovers
+from app.storage.db import reachable
+from app.storage.models import Message, utcnow
 
 COOKIE = "migrantinfo_console"
 LOGIN_COOKIE = "migrantinfo_login"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from app.conversation.keywords import normalize
 from app.i18n import FALLBACKS, Texts
-from app.keywords import normalize
 from app.knowledge.loader import RawContent
 from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
 

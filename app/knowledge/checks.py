@@ -6,10 +6,10 @@ from pathlib import Path
 
 import phonenumbers
 
+from app.channels.render import sms_info, to_gsm7
 from app.i18n import Texts
 from app.knowledge.loader import Document, Problem, RawContent, line_of
 from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country
-from app.render import sms_info, to_gsm7
 
 STALE_DAYS = 180
 SMS_SEGMENTS = 3

@@ -1,0 +1,1 @@
+"""The HTTP doors: Twilio's webhooks, the JSON API, alerts API, health, admin and Rasa's action."""

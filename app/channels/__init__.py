@@ -1,0 +1,1 @@
+"""Channel details at the edge: Twilio's form, TwiML and statuses, SMS and WhatsApp rendering."""

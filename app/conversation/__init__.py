@@ -1,0 +1,1 @@
+"""The path of one message: pipeline, commands, keywords, dialogue, contacts, the inbox."""

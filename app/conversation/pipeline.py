@@ -1,0 +1,377 @@
+"""The path of one message: claim → contact → keywords → dialogue → render → store."""
+
+import logging
+import re
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import timedelta
+from time import perf_counter
+
+import anyio
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.channels.render import split_sms, split_whatsapp
+from app.config import Settings
+from app.conversation import keywords
+from app.conversation.contacts import defaults_for
+from app.conversation.dialogue import Conversation, Dialogue
+from app.conversation.inbox import Inbox
+from app.crypto import box_for
+from app.i18n import Texts
+from app.knowledge.live import LiveKnowledge
+from app.messages import Inbound, Reply, Understanding
+from app.metrics import Metrics
+from app.outbound import alerts, handovers
+from app.privacy import hash_address, mask_text
+from app.storage import store
+from app.storage.models import utcnow
+from app.understanding.danger import in_danger
+from app.understanding.router import build_understander
+
+log = logging.getLogger("migrantinfo")
+BOLD = re.compile(r"\*([^*\n]+)\*")  # WhatsApp's *bold* means nothing on SMS
+
+
+def sms_pages(texts: list[str], *, language: str, settings: Settings) -> list[str]:
+    """Every SMS page of a reply: the first is sent, the others wait for MORE (the console previews them)."""
+    hint = Texts(language, settings.locales_dir).gettext("Reply MORE for more.")
+    return split_sms(BOLD.sub(r"\1", "\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
+
+
+def whatsapp_parts(texts: list[str], *, settings: Settings) -> list[str]:
+    """The WhatsApp messages of a reply, split at paragraphs under the length limit."""
+    return split_whatsapp("\n\n".join(texts), limit=settings.whatsapp_max_chars)
+
+
+class _Release:
+    """Releases a lock already acquired, on leaving the block."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
+@dataclass
+class Outcome:
+    """What to send back for one inbound message."""
+
+    bodies: list[str]
+    understanding: Understanding | None = None
+    duplicate: bool = False
+    failed: bool = False  # not answered: the journal still owes it (the person got an apology, if anything)
+    transient: bool = False  # it failed because the database was locked or away: trying again later may work
+
+
+class Ticket:
+    """One webhook's claim on a message: abandoned once its reply budget ran out and an apology left instead."""
+
+    def __init__(self) -> None:
+        self.started = False  # a thread picked it up (one waiting for its turn may never run)
+        self.abandoned = False
+
+
+class Abandoned(Exception):
+    """The webhook stopped waiting: storing this reply would record an answer the person never got."""
+
+
+class Assistant:
+    """Handles inbound messages from any channel; one instance per process."""
+
+    def __init__(self, settings: Settings, engine: Engine, knowledge: LiveKnowledge) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.knowledge = knowledge
+        # SQLite has one writer at a time: queue them here instead of in SQLite's busy back-off.
+        self._writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self.limiter: anyio.CapacityLimiter | None = None  # set by the web app (it needs the event loop)
+        self.metrics = Metrics()
+        self.understander = build_understander(settings, knowledge)
+        self.understander.metrics = self.metrics
+        self.dialogue = Dialogue(knowledge.get, self.understander, locales_dir=settings.locales_dir)
+        self.box = box_for(settings.address_keys, settings.hash_secret)
+        self.inbox = Inbox(settings.inbox_dir, self.box)
+
+    def sender_id(self, address: str, *, test: bool = False) -> str:
+        """The contact's key; the simulator's numbers are hashed with their own key, so never a real person's."""
+        return hash_address(address, secret=("simulator:" if test else "") + self.settings.hash_secret)
+
+    def handle(self, msg: Inbound, *, ticket: Ticket | None = None, late: bool = False) -> Outcome:
+        """Answer a message once, however often it is delivered; never raise.
+
+        A late message (a replay of what the journal owes) is stored as "late": its reply still has to be sent.
+        """
+        started = perf_counter()
+        address_hash = self.sender_id(msg.address, test=msg.test)
+        sender = address_hash[:12]
+        if ticket is not None:
+            ticket.started = True
+        try:
+            if ticket is not None and ticket.abandoned:
+                raise Abandoned  # its budget ran out while it waited for its turn
+            understood = self._ask_remote_engine(msg, address_hash)  # before any lock: Rasa may hang
+            with self._write_lock(), self.engine.begin() as conn:
+                store.claim(conn, sid=msg.sid, channel=msg.channel, test=msg.test)
+                outcome = self._process(conn, msg, address_hash, started, understood, late=late)
+                if ticket is not None and ticket.abandoned:
+                    raise Abandoned
+        except store.Duplicate:
+            self.metrics.duplicates.inc()
+            if late:  # the replay looks at what is stored itself
+                return Outcome([], duplicate=True)
+            bodies = store.stored_reply(self.engine, sid=msg.sid, wait=self.settings.duplicate_wait_seconds)
+            log.info("duplicate delivery sid=%s sender=%s", msg.sid, sender)
+            return Outcome(bodies or [], duplicate=True)
+        except Abandoned:
+            log.warning("reply budget exceeded sid=%s sender=%s: rolled back, answered later", msg.sid, sender)
+            return Outcome([], failed=True)
+        except (OperationalError, PoolTimeout, TimeoutError) as exc:
+            # The database is locked or away: everything was rolled back; the journal keeps the message.
+            log.error("database unavailable sid=%s sender=%s: %s", msg.sid, sender, type(exc).__name__)
+            self.metrics.failures.inc()
+            return Outcome([self.apology(msg)], failed=True, transient=True)
+        except Exception:
+            # Everything of this message was rolled back; the journal keeps it, and a replay answers it later.
+            log.exception("failed to answer sid=%s sender=%s", msg.sid, sender)
+            self.metrics.failures.inc()
+            return Outcome([self.apology(msg)], failed=True)
+        finally:
+            self.inbox.released(msg.sid)
+        if not late:
+            self.inbox.answered(msg.sid)
+        self.metrics.inbound.labels(msg.channel).inc()
+        self.metrics.outbound.labels(msg.channel).inc(len(outcome.bodies))
+        self.metrics.webhook_latency.labels(msg.channel).observe(perf_counter() - started)
+        log.info("answered sid=%s sender=%s intent=%s ms=%.1f", msg.sid, sender,
+                 outcome.understanding.intent if outcome.understanding else "-", (perf_counter() - started) * 1000)
+        return outcome
+
+    def _write_lock(self) -> AbstractContextManager:
+        """SQLite's single writer, waited for no longer than a statement may wait."""
+        if self._writer is None:
+            return nullcontext()
+        if not self._writer.acquire(timeout=self.settings.db_timeout_seconds):
+            raise TimeoutError("the database writer is busy")
+        return _Release(self._writer)
+
+    def _ask_remote_engine(self, msg: Inbound, address_hash: str) -> Understanding | None:
+        """Rasa's reading of free text, asked outside any transaction: no database lock waits on the network."""
+        if not self.understander.remote or not msg.text or keywords.match(msg.text) \
+                or keywords.alert_command(msg.text) is not None:
+            return None
+        with self.engine.connect().execution_options(read_only=True) as conn:
+            contact = store.peek_contact(conn, address_hash=address_hash)
+        if contact is None:
+            language, country = defaults_for(msg.address, default_language=self.settings.default_language)
+            contact = (language, country, {})
+        convo = Conversation(language=contact[0] or self.settings.default_language, country=contact[1],
+                             state=contact[2], sender=address_hash)
+        if not self.dialogue.needs_engine(msg, convo):
+            return None
+        return self.understander.understand(msg.text, sender=address_hash, channel=msg.channel,
+                                            language=convo.language, country=convo.country)
+
+    def apology(self, msg: Inbound) -> str:
+        """A short localized apology that needs nothing but the settings and the catalogs."""
+        language, _ = defaults_for(msg.address, default_language=self.settings.default_language)
+        texts = Texts(language, self.settings.locales_dir)
+        return texts.gettext("Sorry, something went wrong on our side. Please try again, or write MENU.")
+
+    def _process(self, conn: Connection, msg: Inbound, address_hash: str, started: float,
+                 understood: Understanding | None, *, late: bool) -> Outcome:
+        contact = store.contact_for(conn, address_hash=address_hash, channel=msg.channel,
+                                    defaults=lambda: defaults_for(msg.address,
+                                                                  default_language=self.settings.default_language))
+        convo = Conversation(language=contact.language or self.settings.default_language, country=contact.country,
+                             state=contact.state, first_contact=contact.last_inbound_at is None,
+                             sender=contact.address_hash, understood=understood)
+        contact.last_inbound_at = utcnow()
+        reply = self._decide(conn, msg, contact, convo)
+        erased = reply.understanding.intent == "erase_done"
+        bodies = [] if reply.silent else self.render(reply, msg.channel, convo)
+        if not erased:
+            contact.language, contact.country, contact.state = convo.language, convo.country, convo.state
+            store.save_contact(conn, contact, channel=msg.channel)
+            store.log_outbound(conn, contact_id=contact.id, channel=msg.channel, bodies=bodies,
+                               language=convo.language, test=msg.test)
+        u = reply.understanding
+        keep_text = not erased and not contact.opted_out and msg.text
+        store.finish(conn, sid=msg.sid, bodies=bodies, status="late" if late else "done", values=dict(
+            contact_id=None if erased else contact.id,
+            text=mask_text(msg.text) if keep_text else None,
+            intent=u.intent, topic=u.topic, country=u.country, language=u.language, confidence=u.confidence,
+            engine=u.engine, answered=u.answered, latency_ms=(perf_counter() - started) * 1000,
+        ))
+        return Outcome(bodies, u)
+
+    def _decide(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation) -> Reply:
+        """Keywords first (opt-out, flood guard, erase, more, language, help), then the dialogue."""
+        keyword = keywords.match(msg.text) if msg.text else None
+        kind = keyword.kind if keyword else None
+        texts = Texts(convo.language, self.settings.locales_dir)
+        reply = Reply(Understanding(intent=kind or "message", language=convo.language, country=convo.country))
+        now = utcnow()
+
+        if kind == "opt_out":
+            self.metrics.opt_outs.inc()
+            contact.opted_out, contact.opted_out_at, convo.state = True, now, {}
+            alerts.unsubscribe(conn, contact_id=contact.id)  # STOP ends everything: alerts and hand-overs too
+            handovers.close_all(conn, contact_id=contact.id, by="STOP")
+            reply.silent = msg.carrier_keyword == "STOP"  # Twilio already confirmed it on SMS
+            reply.say(texts.gettext("You will not receive more messages. To start again, write START."))
+            return reply
+        if contact.opted_out:
+            if kind != "opt_in":
+                reply.understanding.intent, reply.silent = "opted_out", True
+                return reply
+            contact.opted_out, contact.opted_out_at = False, None
+            convo.first_contact = True
+        if contact.silenced_until and contact.silenced_until > now:
+            reply.understanding.intent, reply.silent = "flood", True
+            return reply
+        if store.count_reply(contact, now=now, window_seconds=self.settings.flood_window_seconds) \
+                > self.settings.flood_max_replies:
+            contact.silenced_until = now + timedelta(seconds=self.settings.flood_silence_seconds)
+            contact.window_started_at, contact.window_replies = None, 0
+            log.warning("flood: silencing sender=%s for %ss", contact.address_hash[:12],
+                        self.settings.flood_silence_seconds)
+            reply.understanding.intent, reply.silent = "flood", True
+            return reply
+
+        if convo.state.pop("erase_pending", False):
+            if keywords.is_affirmation(msg.text):
+                store.erase_contact(conn, contact_id=contact.id)
+                self.metrics.erasures.inc()
+                log.info("erased sender=%s", contact.address_hash[:12])
+                reply.understanding.intent = "erase_done"
+                reply.say(texts.gettext("Done: everything we stored about you has been deleted."))
+                return reply
+            reply.say(texts.gettext("Nothing was deleted."))
+        paging = kind == "more" and bool(convo.state.get("pages"))  # the rest of an answer already given
+        handover = handovers.open_for(conn, contact.id) if kind != "erase" and not paging else None
+        if handover is not None:  # a person of the office has the conversation: the bot keeps quiet
+            danger = bool(msg.text) and in_danger(msg.text)
+            handovers.touch(conn, handover["id"], danger=danger)
+            if not danger:  # but never about danger: the emergency numbers go out at once
+                reply.understanding.intent, reply.silent = "handover", True
+                return reply
+            return self.dialogue.respond(msg, convo)
+        command = keywords.alert_command(msg.text) if msg.text and not keyword else None
+        if command is not None:
+            return self._alerts(conn, msg, contact, convo, command)
+        if kind == "human":
+            return self._hand_over(conn, msg, contact, convo, reply, danger=False)
+        if keyword and kind in ("language", "help", "erase") and keyword.language != convo.language \
+                and keywords.normalize(msg.text) != "INFO":
+            convo.language = keyword.language
+            texts = Texts(convo.language, self.settings.locales_dir)
+            reply.understanding.language = convo.language
+        if kind == "erase":
+            convo.state["erase_pending"] = True
+            reply.say(texts.gettext("Do you want us to delete everything we stored about you? "
+                                    "Reply YES to confirm. Any other reply cancels."))
+            return reply
+        if kind == "more":
+            pages = convo.state.get("pages") or []
+            if pages:
+                reply.understanding.intent = "more"
+                reply.sms.append(pages.pop(0))
+                reply.whatsapp.append(reply.sms[-1])
+                convo.state["pages"] = pages
+                convo.state["paged"] = True
+                return reply
+            reply.say(texts.gettext("There is nothing more to show."))
+        if kind == "help":
+            reply.say(texts.gettext(
+                "I am an information assistant for migrants. Information is free and from official sources. "
+                "Write MENU for topics, the name of a country to change country, MORE to continue a long "
+                "answer, STOP to stop messages, DELETE to delete your data. In danger? Call the emergency "
+                "number of the country you are in."))
+            convo.first_contact = False  # the help text already introduced the assistant
+        answer = self.dialogue.respond(msg, convo)
+        if answer.understanding.intent == "human":
+            answer.understanding.language = convo.language
+            return self._hand_over(conn, msg, contact, convo, answer, danger=False)
+        if answer.danger and self.settings.handover_on_danger:
+            self._hand_over(conn, msg, contact, convo, answer, danger=True)
+        answer.whatsapp[:0], answer.sms[:0] = reply.whatsapp, reply.sms
+        if kind in ("help", "language", "menu"):
+            answer.understanding.intent = kind
+        return answer
+
+    def _hand_over(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
+                   reply: Reply, *, danger: bool) -> Reply:
+        """Pause the bot and put the conversation in the operators' queue (urgent when the person is in danger).
+
+        The simulator's and the API's "web" messages get the same words, but no hand-over: nobody to reply to.
+        """
+        if msg.reachable:
+            opened = handovers.open_(conn, contact_id=contact.id, channel=msg.channel, language=convo.language,
+                                     country=convo.country, sealed_address=self.box.seal(msg.address),
+                                     sender=msg.to, danger=danger)
+            self.metrics.handovers.inc()
+            log.info("hand-over %s %s sender=%s", opened.id, "opened" if opened.new else "updated",
+                     contact.address_hash[:12])
+        texts = Texts(convo.language, self.settings.locales_dir)
+        if danger:
+            reply.say(texts.gettext("A person from our team will also read this conversation."))
+            return reply
+        reply.understanding.intent = "human"
+        reply.say(texts.gettext("Thank you. A person from our team will reply here as soon as possible. Until "
+                                "then the assistant is paused. If you are in danger, call the emergency number "
+                                "of the country you are in."))
+        return reply
+
+    def _alerts(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
+                command: keywords.AlertCommand) -> Reply:
+        """ALERTS [country] subscribes (to the current country by default); ALERTS OFF unsubscribes."""
+        kb = self.knowledge.get()
+        if convo.first_contact:  # a first message in another language than the number's country speaks
+            convo.language = command.language
+        texts = Texts(convo.language, self.settings.locales_dir)
+        country = (kb.country_in_text(command.rest) or kb.country_for_word(command.rest)) if command.rest else None
+        reply = Reply(Understanding(intent="alerts_on" if command.subscribe else "alerts_off",
+                                    language=convo.language, country=country or convo.country))
+        if not command.subscribe:
+            gone = alerts.unsubscribe(conn, contact_id=contact.id, country=country)
+            reply.say(texts.gettext("You will not get alerts any more.") if gone
+                      else texts.gettext("You were not subscribed to alerts."))
+            return reply
+        country = country or convo.country
+        if country is None:
+            reply.say(texts.gettext("Which country's alerts do you want? Write ALERTS and the country, "
+                                    "for example ALERTS MX."))
+            return reply
+        convo.country = country
+        name = kb.country_name(country, convo.language)
+        new = True  # the simulator's and the API's "web" messages are not subscribed: no number to write to
+        if msg.reachable:
+            new = alerts.subscribe(conn, contact_id=contact.id, country=country, channel=msg.channel,
+                                   sealed_address=self.box.seal(msg.address), sender=msg.to)
+        reply.say(texts.gettext("You will get the alerts for {country}. To stop them, write ALERTS OFF.",
+                                country=name) if new else
+                  texts.gettext("You already get the alerts for {country}. To stop them, write ALERTS OFF.",
+                                country=name))
+        return reply
+
+    def render(self, reply: Reply, channel: str, convo: Conversation) -> list[str]:
+        """How to say it: SMS pages of at most N segments (the rest on MORE), WhatsApp parts at paragraphs."""
+        paged = convo.state.pop("paged", False)
+        if channel != "sms":
+            convo.state.pop("pages", None)
+            return whatsapp_parts(reply.whatsapp, settings=self.settings)
+        if paged:  # a page already cut and converted
+            return reply.sms
+        pages = sms_pages(reply.sms, language=convo.language, settings=self.settings)
+        if len(pages) > 1:
+            convo.state["pages"] = pages[1:]
+        else:
+            convo.state.pop("pages", None)
+        return pages[:1]

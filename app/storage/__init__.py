@@ -1,0 +1,1 @@
+"""The database: engine, tables, the conversation store and the migrations."""

@@ -1,0 +1,229 @@
+"""Understanding free text: the embedded engine, the dialogue around it, the Rasa action protocol, fallback."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import ROOT
+from app.conversation.contacts import defaults_for
+from app.i18n import LANGUAGES, Texts
+from app.knowledge.live import LiveKnowledge
+from app.main import create_app
+from app.understanding.danger import in_danger
+from app.understanding.evaluate import evaluate
+from app.understanding.router import build_understander
+from app.understanding.training import TOPICS, read_folder, read_nlu
+from tests.api.test_twilio_webhook import messages_of
+from tests.conftest import BASE, form_of, make_settings, new_sid, post_signed
+
+HELD_OUT = ROOT / "tests" / "data" / "nlu_test.yml"
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> LiveKnowledge:
+    live = LiveKnowledge(ROOT / "content", locales_dir=ROOT / "locales")
+    live.reload()
+    return live
+
+
+@pytest.fixture(scope="module")
+def embedded(knowledge: LiveKnowledge):  # type: ignore[no-untyped-def]
+    return build_understander(make_settings("sqlite://"), knowledge).embedded
+
+
+def test_training_data_shape() -> None:
+    training = read_folder(ROOT / "bot" / "data" / "nlu")
+    for topic in TOPICS:
+        examples = [e for e in training if e.intent == topic]
+        assert len(examples) >= 60, topic
+        for language in LANGUAGES:
+            assert sum(e.language == language for e in examples) >= 8, (topic, language)
+    held_out = read_nlu(HELD_OUT)
+    intents = {e.intent for e in training}
+    for intent in intents:
+        assert sum(e.intent == intent for e in held_out) >= 10, intent
+    seen = {e.text.lower() for e in training}
+    assert not [e.text for e in held_out if e.text.lower() in seen], "held-out examples leaked into training"
+
+
+def test_embedded_engine_meets_its_targets_on_the_held_out_file(embedded, knowledge) -> None:  # type: ignore[no-untyped-def]
+    report = evaluate("embedded", read_nlu(HELD_OUT), lambda text: embedded.understand(text, language="es"),
+                      knowledge.get().country_for_word)
+    assert report.topic_accuracy >= 0.90
+    assert all(report.language_accuracy(language) >= 0.85 for language in LANGUAGES), dict(report.by_language)
+    assert report.detection_accuracy >= 0.95
+    assert report.country_accuracy >= 0.90
+
+
+def test_fast_inference_is_the_svm_decision(embedded) -> None:  # type: ignore[no-untyped-def]
+    """The hand-written sparse inference computes what sklearn's vectorizers and LinearSVC would."""
+    from scipy.sparse import hstack
+    from sklearn.svm import LinearSVC
+
+    fast = embedded.intents._fast
+    words, chars = (part for part in fast.parts)
+    texts = ["q necesito pa pedir refugio", "mwen pedi paspo m", "where is the shelter", "zzzz"]
+    # rebuild the feature matrix with sklearn's own transform on the same fitted vocabularies
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    def vectorizer(part) -> TfidfVectorizer:  # type: ignore[no-untyped-def]
+        analyze, vocabulary, idf, _ = part
+        v = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, vocabulary=vocabulary)
+        v.fit(["x"])
+        v.idf_ = idf
+        return v
+
+    matrix = hstack([vectorizer(words).transform(texts), vectorizer(chars).transform(texts)]).tocsr()
+    model = LinearSVC()
+    model.coef_, model.intercept_, model.classes_ = fast.coef_t.T, fast.intercept, np.array(fast.classes)
+    expected = model.decision_function(matrix)
+    for text, row in zip(texts, expected, strict=True):
+        assert np.allclose(fast.scores(text), row)
+
+
+@pytest.mark.parametrize("text, intent, country, language", [
+    ("q necesito pa pedir refugio en costa rica", "asylum", "CR", "es"),
+    ("Kijan mwen ka mande azil nan Meksik?", "asylum", "MX", "ht"),
+    ("help we are lost in the jungle", "emergency", None, "en"),
+    ("je cherche du travail au panama", "work", "PA", "fr"),
+    ("perdi meu passaporte no méxico", "documents", "MX", "pt"),
+    ("ik zoek werk in suriname", "work", "SR", "nl"),
+])
+def test_understanding_examples(embedded, text, intent, country, language) -> None:  # type: ignore[no-untyped-def]
+    found = embedded.understand(text, language="es")
+    assert (found.intent, found.country, found.language) == (intent, country, language)
+    assert found.engine == "embedded" and 0 < found.confidence <= 1
+
+
+def test_short_messages_keep_the_current_language(embedded) -> None:  # type: ignore[no-untyped-def]
+    assert embedded.detect_language("ok", current="ht") == "ht"
+    assert embedded.detect_language("mwen bezwen ed pou jwenn papye", current="es") == "ht"
+
+
+@pytest.mark.parametrize("address, language, country", [
+    ("+50937001122", "ht", "HT"), ("whatsapp:+5215512345678", "es", "MX"), ("+59781234567", "nl", "SR"),
+    ("+14734401234", "en", "GD"), ("+5511987654321", "pt", None), ("whatsapp:US.1234", "es", None),
+])
+def test_defaults_from_the_calling_code(address: str, language: str, country: str | None) -> None:
+    assert defaults_for(address, default_language="es") == (language, country)
+
+
+@pytest.mark.parametrize("text", ["nos tienen secuestrados", "help we are lost in the jungle", "yo kidnape frè m",
+                                  "on m'oblige à travailler sans payer", "ik ben in gevaar", "me violaron"])
+def test_danger_words(text: str) -> None:
+    assert in_danger(text)
+
+
+@pytest.mark.parametrize("text", ["quiero trabajar", "hello", "mwen bezwen papye", "is the road dangerous?"])
+def test_no_false_danger(text: str) -> None:
+    assert not in_danger(text)
+
+
+def test_danger_first_gives_the_emergency_numbers_at_once(client) -> None:
+    response = post_signed(client, form_of("whatsapp_text", MessageSid=new_sid(), From="whatsapp:+50760001111",
+                                           Body="help we are lost in the jungle"))
+    [reply] = messages_of(client, response.text)
+    title = Texts("en", ROOT / "locales").gettext("*Emergency numbers in {country}:*", country="Panama")
+    assert reply.startswith(title) and "911" in reply.split("\n\n")[0]
+
+
+def test_free_text_answered_from_the_knowledge_base(client) -> None:
+    body = client.post("/api/v1/messages", json={"sender": "+50688887777", "channel": "whatsapp",
+                                                 "text": "q necesito pa pedir refugio en costa rica"}).json()
+    u = body["understanding"]
+    assert (u["intent"], u["topic"], u["country"], u["language"], u["engine"]) == \
+        ("asylum", "asylum", "CR", "es", "embedded")
+    kb = client.app.state.knowledge.get()
+    assert body["replies"][0]["text"].startswith(kb.answer("asylum", "CR", "es").whatsapp[:80])
+
+
+def test_language_is_detected_and_remembered(client) -> None:
+    first = client.post("/api/v1/messages", json={"sender": "+5215500000001", "channel": "whatsapp",
+                                                  "text": "I need a job, where can I work legally"}).json()
+    assert first["understanding"]["language"] == "en"
+    again = client.post("/api/v1/messages", json={"sender": "+5215500000001", "channel": "whatsapp",
+                                                  "text": "ok"}).json()
+    assert again["understanding"]["language"] == "en"
+
+
+def test_country_asked_with_a_menu_when_unknown(client) -> None:
+    body = client.post("/api/v1/messages", json={"sender": "+5511987654321", "channel": "sms",
+                                                 "text": "como faço pra pedir refugio"}).json()
+    assert body["understanding"]["topic"] == "asylum" and body["understanding"]["country"] is None
+    assert "11. " in body["replies"][0]["text"]
+    menu = [c for c in ("BZ", "CR", "DO", "SV", "GD", "GT", "HT", "HN", "MX", "PA", "SR")]
+    choice = client.post("/api/v1/messages", json={"sender": "+5511987654321", "channel": "sms",
+                                                   "text": str(menu.index("MX") + 1)}).json()
+    assert (choice["understanding"]["topic"], choice["understanding"]["country"]) == ("asylum", "MX")
+
+
+def test_out_of_scope_is_logged_as_unanswered(client) -> None:
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from app.storage.models import Message
+
+    client.post("/api/v1/messages", json={"sender": "+5215500000002", "channel": "sms", "text": "hola"})
+    body = client.post("/api/v1/messages", json={"sender": "+5215500000002", "channel": "sms",
+                                                 "text": "quien gano el partido de futbol ayer, dime el marcador"}
+                       ).json()
+    assert body["understanding"]["intent"] == "out_of_scope"
+    with Session(client.app.state.engine) as session:
+        row = session.execute(select(Message).where(Message.direction == "in").order_by(Message.id.desc())).scalars().first()
+    assert row.answered is False and "partido" in row.text
+
+
+def test_dead_rasa_falls_back_to_the_embedded_engine(database_url: str) -> None:
+    settings = make_settings(database_url, engine="rasa", rasa_url="http://127.0.0.1:9", rasa_timeout_seconds=1.0)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        body = client.post("/api/v1/messages", json={"sender": "+50688887777", "channel": "whatsapp",
+                                                     "text": "necesito trabajo en costa rica"}).json()
+        assert body["understanding"]["engine"] == "embedded" and body["understanding"]["topic"] == "work"
+        assert client.app.state.assistant.understander.fallbacks == 1
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["engine"]["rasa_reachable"] is False
+
+
+def test_rasa_action_protocol(client) -> None:
+    tracker = {"sender_id": "x", "slots": {"country": None},
+               "latest_message": {"text": "asilo", "intent": {"name": "asylum", "confidence": 0.97},
+                                  "entities": [{"entity": "country", "value": "mejico"}],
+                                  "metadata": {"language": "es", "channel": "sms"}}}
+    token = {"token": client.app.state.settings.action_token}  # what Rasa sends (bot/endpoints.yml)
+    response = client.post("/rasa/webhook", params=token, json={"next_action": "action_answer", "sender_id": "x",
+                                                                "tracker": tracker, "domain": {}, "version": "3.6.21"})
+    assert response.status_code == 200
+    body = response.json()
+    [message] = body["responses"]
+    assert message["custom"]["understanding"] == {"intent": "asylum", "topic": "asylum", "country": "MX",
+                                                  "language": "es", "confidence": 0.97}
+    assert message["text"] == client.app.state.knowledge.get().answer("asylum", "MX", "es").whatsapp
+    assert body["events"] == [{"event": "slot", "name": "country", "value": "MX"}]
+    unknown = client.post("/rasa/webhook", params=token, json={"next_action": "action_nope", "tracker": tracker})
+    assert unknown.status_code == 404 and unknown.json()["action_name"] == "action_nope"
+    assert client.post("/rasa/webhook", params=token, content=b"not json").status_code == 400
+
+
+def test_eval_command_prints_the_figures(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([str(Path(sys.executable).parent / "migrantinfo"), "eval"], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for label in ("intent accuracy", "macro-F1", "accuracy ht", "country accuracy", "language detection",
+                  "latency p99"):
+        assert label in result.stdout
+
+
+def test_rasa_country_lookup_knows_every_spelling_of_the_content() -> None:
+    import yaml
+
+    lookup = yaml.safe_load((ROOT / "bot" / "data" / "lookup_country.yml").read_text())["nlu"][0]
+    spellings = {line.strip()[2:] for line in lookup["examples"].splitlines() if line.strip()}
+    for path in (ROOT / "content" / "countries").glob("*.yaml"):
+        country = yaml.safe_load(path.read_text())
+        for name in [*country["names"].values(), *country.get("aliases", [])]:
+            assert str(name).lower() in spellings, (path.name, name)
