@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-12-01
 """
 
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0007"
