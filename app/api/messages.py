@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from app.api.deps import AssistantDep, SettingsDep, require_token
-from app.api.twilio import answer
+from app.conversation.pipeline import answer
 from app.fields import StorableStr
 from app.messages import Inbound
 

@@ -1,7 +1,6 @@
 """Twilio's doors: inbound messages (SMS and WhatsApp) and delivery status callbacks."""
 
 import logging
-from functools import partial
 
 import anyio
 from fastapi import APIRouter, Request, Response
@@ -10,8 +9,7 @@ from starlette.datastructures import FormData
 from app.api.deps import AssistantDep, EngineDep, SettingsDep
 from app.channels.twilio import BadRequest, parse_inbound, parse_status, signature_is_valid, twiml
 from app.config import Settings
-from app.conversation.pipeline import Assistant, Outcome, Ticket
-from app.messages import Inbound
+from app.conversation.pipeline import answer
 from app.outbound.delivery import record_callback
 from app.storage import store
 
@@ -70,25 +68,6 @@ async def inbound(request: Request, settings: SettingsDep, assistant: AssistantD
         log.exception("unexpected failure sid=%s", msg.sid)
         body = twiml([assistant.apology(msg)])
     return Response(body, media_type="application/xml")
-
-
-async def answer(assistant: Assistant, msg: Inbound, *, budget: float) -> Outcome:
-    """Handle a message within the reply budget; past it, a short apology leaves and the message waits for a replay.
-
-    The message is in the journal before anything else is done with it, and the work runs in a thread, so neither
-    a locked database nor a hanging engine holds the event loop or loses the message.
-    """
-    ticket = Ticket()
-    assistant.inbox.received(msg)
-    with anyio.move_on_after(budget):
-        return await anyio.to_thread.run_sync(partial(assistant.handle, msg, ticket=ticket), abandon_on_cancel=True,
-                                              limiter=assistant.limiter)
-    ticket.abandoned = True
-    if not ticket.started:  # cancelled while it waited for a thread: nobody will let go of it but us
-        assistant.inbox.released(msg.sid)
-    log.error("reply budget of %ss exceeded sid=%s: an apology now, the answer later", budget, msg.sid)
-    assistant.metrics.failures.inc()
-    return Outcome([assistant.apology(msg)], failed=True)
 
 
 @router.post("/status")

@@ -1,10 +1,13 @@
-"""How a reply is sent on a channel: GSM-7 conversion, SMS segments and message splitting."""
+"""How a reply is sent on a channel: GSM-7 conversion, SMS segments, SMS pages and WhatsApp parts."""
 
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+
+from app.config import Settings
+from app.i18n import Texts
 
 # GSM 03.38 basic table in code order, without the escape code 0x1B.
 GSM7_BASIC: frozenset[str] = frozenset(
@@ -39,6 +42,7 @@ _NEAREST: dict[str, str] = {
 _DROPPED = frozenset({"So", "Sk", "Mn", "Mc", "Me", "Cc", "Cf", "Cn", "Co", "Cs"})
 _SPACE_RUNS = re.compile(r" {2,}")
 _EDGE_SPACES = re.compile(r"^ +| +(?=\r?$)", re.MULTILINE)
+BOLD = re.compile(r"\*([^*\n]+)\*")  # WhatsApp's *bold* means nothing on SMS
 # Where a page may end, best first: paragraph, line, sentence end, any space.
 _BREAKS = (re.compile(r"\n[ \t]*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?…])\s"), re.compile(r"\s"))
 
@@ -171,3 +175,14 @@ def split_whatsapp(text: str, *, limit: int = 1600) -> list[str]:
     if len(text) <= limit:
         return [text] if text.strip() else []
     return _paginate(text, lambda rest: limit)
+
+
+def sms_pages(texts: list[str], *, language: str, settings: Settings) -> list[str]:
+    """Every SMS page of a reply: the first is sent, the others wait for MORE (the console previews them)."""
+    hint = Texts(language, settings.locales_dir).gettext("Reply MORE for more.")
+    return split_sms(BOLD.sub(r"\1", "\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
+
+
+def whatsapp_parts(texts: list[str], *, settings: Settings) -> list[str]:
+    """The WhatsApp messages of a reply, split at paragraphs under the length limit."""
+    return split_whatsapp("\n\n".join(texts), limit=settings.whatsapp_max_chars)

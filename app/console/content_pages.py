@@ -17,12 +17,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.api.deps import KnowledgeDep, SettingsDep
-from app.channels.render import SmsInfo, sms_info
+from app.channels.render import SmsInfo, sms_info, sms_pages, whatsapp_parts
 from app.config import Settings
 from app.console import auth
 from app.console.views import AnyRole, ConsoleRoute, console_language, render, role
 from app.conversation.dialogue import answer_texts
-from app.conversation.pipeline import sms_pages, whatsapp_parts
 from app.i18n import LANGUAGES, Texts
 from app.knowledge.base import Answer, KnowledgeBase
 from app.knowledge.checks import check

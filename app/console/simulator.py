@@ -1,7 +1,7 @@
 """The Simulator: a phone-like chat to try the assistant as SMS or WhatsApp, from a country, in a language.
 
-Its messages go through the same path as real ones (`app.api.twilio.answer` → `Assistant.handle`), marked as tests
-(`Inbound.test`, the `test` column of messages) so the insights leave them out.
+Its messages go through the same path as real ones (`app.conversation.pipeline.answer` → `Assistant.handle`),
+marked as tests (`Inbound.test`, the `test` column of messages) so the insights leave them out.
 
 The simulated sender is made in the browser: "+" + the country's calling code + 8 random digits. For the countries
 that share +1 (Dominican Republic, Grenada) the calling code is followed by the country's area code and 7 random
@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from app.api.deps import AssistantDep, SettingsDep
-from app.api.twilio import answer
 from app.channels.render import sms_info
 from app.console.views import AnyRole, ConsoleRoute, console_language, render
 from app.conversation.keywords import KEYWORDS, normalize
+from app.conversation.pipeline import answer
 from app.fields import StorableStr
 from app.messages import Inbound
 

@@ -1,11 +1,10 @@
 """The path of one message: claim → contact → keywords → dialogue → render → store."""
 
 import logging
-import re
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import partial
 from time import perf_counter
 
 import anyio
@@ -13,9 +12,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.channels.render import split_sms, split_whatsapp
+from app.channels.render import sms_pages, whatsapp_parts
 from app.config import Settings
-from app.conversation import keywords
+from app.conversation import commands, keywords
 from app.conversation.contacts import defaults_for
 from app.conversation.dialogue import Conversation, Dialogue
 from app.conversation.inbox import Inbox
@@ -24,26 +23,12 @@ from app.i18n import Texts
 from app.knowledge.live import LiveKnowledge
 from app.messages import Inbound, Reply, Understanding
 from app.metrics import Metrics
-from app.outbound import alerts, handovers
 from app.privacy import hash_address, mask_text
 from app.storage import store
 from app.storage.models import utcnow
-from app.understanding.danger import in_danger
 from app.understanding.router import build_understander
 
 log = logging.getLogger("migrantinfo")
-BOLD = re.compile(r"\*([^*\n]+)\*")  # WhatsApp's *bold* means nothing on SMS
-
-
-def sms_pages(texts: list[str], *, language: str, settings: Settings) -> list[str]:
-    """Every SMS page of a reply: the first is sent, the others wait for MORE (the console previews them)."""
-    hint = Texts(language, settings.locales_dir).gettext("Reply MORE for more.")
-    return split_sms(BOLD.sub(r"\1", "\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
-
-
-def whatsapp_parts(texts: list[str], *, settings: Settings) -> list[str]:
-    """The WhatsApp messages of a reply, split at paragraphs under the length limit."""
-    return split_whatsapp("\n\n".join(texts), limit=settings.whatsapp_max_chars)
 
 
 class _Release:
@@ -80,6 +65,25 @@ class Ticket:
 
 class Abandoned(Exception):
     """The webhook stopped waiting: storing this reply would record an answer the person never got."""
+
+
+async def answer(assistant: "Assistant", msg: Inbound, *, budget: float) -> Outcome:
+    """Handle a message within the reply budget; past it, a short apology leaves and the message waits for a replay.
+
+    The message is in the journal before anything else is done with it, and the work runs in a thread, so neither
+    a locked database nor a hanging engine holds the event loop or loses the message.
+    """
+    ticket = Ticket()
+    assistant.inbox.received(msg)
+    with anyio.move_on_after(budget):
+        return await anyio.to_thread.run_sync(partial(assistant.handle, msg, ticket=ticket), abandon_on_cancel=True,
+                                              limiter=assistant.limiter)
+    ticket.abandoned = True
+    if not ticket.started:  # cancelled while it waited for a thread: nobody will let go of it but us
+        assistant.inbox.released(msg.sid)
+    log.error("reply budget of %ss exceeded sid=%s: an apology now, the answer later", budget, msg.sid)
+    assistant.metrics.failures.inc()
+    return Outcome([assistant.apology(msg)], failed=True)
 
 
 class Assistant:
@@ -214,152 +218,10 @@ class Assistant:
     def _decide(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation) -> Reply:
         """Keywords first (opt-out, flood guard, erase, more, language, help), then the dialogue."""
         keyword = keywords.match(msg.text) if msg.text else None
-        kind = keyword.kind if keyword else None
-        texts = Texts(convo.language, self.settings.locales_dir)
-        reply = Reply(Understanding(intent=kind or "message", language=convo.language, country=convo.country))
-        now = utcnow()
-
-        if kind == "opt_out":
-            self.metrics.opt_outs.inc()
-            contact.opted_out, contact.opted_out_at, convo.state = True, now, {}
-            alerts.unsubscribe(conn, contact_id=contact.id)  # STOP ends everything: alerts and hand-overs too
-            handovers.close_all(conn, contact_id=contact.id, by="STOP")
-            reply.silent = msg.carrier_keyword == "STOP"  # Twilio already confirmed it on SMS
-            reply.say(texts.gettext("You will not receive more messages. To start again, write START."))
-            return reply
-        if contact.opted_out:
-            if kind != "opt_in":
-                reply.understanding.intent, reply.silent = "opted_out", True
-                return reply
-            contact.opted_out, contact.opted_out_at = False, None
-            convo.first_contact = True
-        if contact.silenced_until and contact.silenced_until > now:
-            reply.understanding.intent, reply.silent = "flood", True
-            return reply
-        if store.count_reply(contact, now=now, window_seconds=self.settings.flood_window_seconds) \
-                > self.settings.flood_max_replies:
-            contact.silenced_until = now + timedelta(seconds=self.settings.flood_silence_seconds)
-            contact.window_started_at, contact.window_replies = None, 0
-            log.warning("flood: silencing sender=%s for %ss", contact.address_hash[:12],
-                        self.settings.flood_silence_seconds)
-            reply.understanding.intent, reply.silent = "flood", True
-            return reply
-
-        if convo.state.pop("erase_pending", False):
-            if keywords.is_affirmation(msg.text):
-                store.erase_contact(conn, contact_id=contact.id)
-                self.metrics.erasures.inc()
-                log.info("erased sender=%s", contact.address_hash[:12])
-                reply.understanding.intent = "erase_done"
-                reply.say(texts.gettext("Done: everything we stored about you has been deleted."))
-                return reply
-            reply.say(texts.gettext("Nothing was deleted."))
-        paging = kind == "more" and bool(convo.state.get("pages"))  # the rest of an answer already given
-        handover = handovers.open_for(conn, contact.id) if kind != "erase" and not paging else None
-        if handover is not None:  # a person of the office has the conversation: the bot keeps quiet
-            danger = bool(msg.text) and in_danger(msg.text)
-            handovers.touch(conn, handover["id"], danger=danger)
-            if not danger:  # but never about danger: the emergency numbers go out at once
-                reply.understanding.intent, reply.silent = "handover", True
-                return reply
-            return self.dialogue.respond(msg, convo)
-        command = keywords.alert_command(msg.text) if msg.text and not keyword else None
-        if command is not None:
-            return self._alerts(conn, msg, contact, convo, command)
-        if kind == "human":
-            return self._hand_over(conn, msg, contact, convo, reply, danger=False)
-        if keyword and kind in ("language", "help", "erase") and keyword.language != convo.language \
-                and keywords.normalize(msg.text) != "INFO":
-            convo.language = keyword.language
-            texts = Texts(convo.language, self.settings.locales_dir)
-            reply.understanding.language = convo.language
-        if kind == "erase":
-            convo.state["erase_pending"] = True
-            reply.say(texts.gettext("Do you want us to delete everything we stored about you? "
-                                    "Reply YES to confirm. Any other reply cancels."))
-            return reply
-        if kind == "more":
-            pages = convo.state.get("pages") or []
-            if pages:
-                reply.understanding.intent = "more"
-                reply.sms.append(pages.pop(0))
-                reply.whatsapp.append(reply.sms[-1])
-                convo.state["pages"] = pages
-                convo.state["paged"] = True
-                return reply
-            reply.say(texts.gettext("There is nothing more to show."))
-        if kind == "help":
-            reply.say(texts.gettext(
-                "I am an information assistant for migrants. Information is free and from official sources. "
-                "Write MENU for topics, the name of a country to change country, MORE to continue a long "
-                "answer, STOP to stop messages, DELETE to delete your data. In danger? Call the emergency "
-                "number of the country you are in."))
-            convo.first_contact = False  # the help text already introduced the assistant
-        answer = self.dialogue.respond(msg, convo)
-        if answer.understanding.intent == "human":
-            answer.understanding.language = convo.language
-            return self._hand_over(conn, msg, contact, convo, answer, danger=False)
-        if answer.danger and self.settings.handover_on_danger:
-            self._hand_over(conn, msg, contact, convo, answer, danger=True)
-        answer.whatsapp[:0], answer.sms[:0] = reply.whatsapp, reply.sms
-        if kind in ("help", "language", "menu"):
-            answer.understanding.intent = kind
-        return answer
-
-    def _hand_over(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
-                   reply: Reply, *, danger: bool) -> Reply:
-        """Pause the bot and put the conversation in the operators' queue (urgent when the person is in danger).
-
-        The simulator's and the API's "web" messages get the same words, but no hand-over: nobody to reply to.
-        """
-        if msg.reachable:
-            opened = handovers.open_(conn, contact_id=contact.id, channel=msg.channel, language=convo.language,
-                                     country=convo.country, sealed_address=self.box.seal(msg.address),
-                                     sender=msg.to, danger=danger)
-            self.metrics.handovers.inc()
-            log.info("hand-over %s %s sender=%s", opened.id, "opened" if opened.new else "updated",
-                     contact.address_hash[:12])
-        texts = Texts(convo.language, self.settings.locales_dir)
-        if danger:
-            reply.say(texts.gettext("A person from our team will also read this conversation."))
-            return reply
-        reply.understanding.intent = "human"
-        reply.say(texts.gettext("Thank you. A person from our team will reply here as soon as possible. Until "
-                                "then the assistant is paused. If you are in danger, call the emergency number "
-                                "of the country you are in."))
-        return reply
-
-    def _alerts(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation,
-                command: keywords.AlertCommand) -> Reply:
-        """ALERTS [country] subscribes (to the current country by default); ALERTS OFF unsubscribes."""
-        kb = self.knowledge.get()
-        if convo.first_contact:  # a first message in another language than the number's country speaks
-            convo.language = command.language
-        texts = Texts(convo.language, self.settings.locales_dir)
-        country = (kb.country_in_text(command.rest) or kb.country_for_word(command.rest)) if command.rest else None
-        reply = Reply(Understanding(intent="alerts_on" if command.subscribe else "alerts_off",
-                                    language=convo.language, country=country or convo.country))
-        if not command.subscribe:
-            gone = alerts.unsubscribe(conn, contact_id=contact.id, country=country)
-            reply.say(texts.gettext("You will not get alerts any more.") if gone
-                      else texts.gettext("You were not subscribed to alerts."))
-            return reply
-        country = country or convo.country
-        if country is None:
-            reply.say(texts.gettext("Which country's alerts do you want? Write ALERTS and the country, "
-                                    "for example ALERTS MX."))
-            return reply
-        convo.country = country
-        name = kb.country_name(country, convo.language)
-        new = True  # the simulator's and the API's "web" messages are not subscribed: no number to write to
-        if msg.reachable:
-            new = alerts.subscribe(conn, contact_id=contact.id, country=country, channel=msg.channel,
-                                   sealed_address=self.box.seal(msg.address), sender=msg.to)
-        reply.say(texts.gettext("You will get the alerts for {country}. To stop them, write ALERTS OFF.",
-                                country=name) if new else
-                  texts.gettext("You already get the alerts for {country}. To stop them, write ALERTS OFF.",
-                                country=name))
-        return reply
+        reply = Reply(Understanding(intent=keyword.kind if keyword else "message", language=convo.language,
+                                    country=convo.country))
+        return commands.decide(commands.Turn(self, conn, msg, contact, convo, keyword, reply,
+                                             Texts(convo.language, self.settings.locales_dir), utcnow()))
 
     def render(self, reply: Reply, channel: str, convo: Conversation) -> list[str]:
         """How to say it: SMS pages of at most N segments (the rest on MORE), WhatsApp parts at paragraphs."""

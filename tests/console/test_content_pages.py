@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.channels.render import sms_info, split_whatsapp, to_gsm7
+from app.channels.render import sms_info, sms_pages, split_whatsapp, to_gsm7
 from app.config import ROOT
 from app.console import auth
-from app.conversation.pipeline import sms_pages
 from app.i18n import Texts
 from app.main import create_app
 from tests.conftest import BASE, make_settings
