@@ -1,0 +1,27 @@
+"""What several commands start from: the settings, a migrated database and the knowledge base, as the server has them."""
+
+import sys
+
+from app.config import get_settings
+
+
+def load_parts():  # type: ignore[no-untyped-def]
+    """The settings, a migrated database engine and the loaded knowledge base, as the server has them."""
+    from app.knowledge.live import LiveKnowledge
+    from app.knowledge.loader import ContentError
+    from app.storage.db import make_engine, upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
+    upgrade(engine)
+    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir,
+                              snapshot_dir=settings.content_snapshot_dir)
+    try:
+        knowledge.reload()
+    except ContentError as exc:
+        if not knowledge.ready:
+            raise SystemExit(f"{exc}\ncontent/ cannot be served and no good version was kept in "
+                             f"{settings.content_snapshot_dir}: fix the files (migrantinfo content check)") from None
+        print(f"{exc}\ncontent/ has errors: serving the last good version {knowledge.get().version} "
+              f"from {settings.content_snapshot_dir}", file=sys.stderr)
+    return settings, engine, knowledge
