@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.console import insights  # noqa: E402
+from app.console.insights import sql as insights  # noqa: E402
 from app.storage.db import make_engine, upgrade  # noqa: E402
 from app.storage.models import Contact, DeliveryStatus, Message, utcnow  # noqa: E402
 

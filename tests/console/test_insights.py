@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import event, select, update
 
 from app.console import auth
-from app.console.insights import _cell, similarity_key
+from app.console.insights.export import _cell
+from app.console.insights.words import similarity_key
 from app.messages import Inbound
 from app.storage.models import Message, utcnow
 from tests.conftest import new_sid, post_signed
