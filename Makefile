@@ -52,6 +52,7 @@ test: setup content-check browser
 
 lint: setup
 	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
 
 bench: db
 	$(BIN)/python bench/webhook.py

@@ -5,7 +5,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from app.api.deps import EngineDep, KnowledgeDep, SettingsDep, require_admin_token
+from app.config import Settings
 from app.fields import RowId, StorableStr
+from app.knowledge.base import KnowledgeBase
 from app.outbound import alerts
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], dependencies=[Depends(require_admin_token)])
@@ -35,7 +37,7 @@ class AlertOut(BaseModel):
     failures: dict[str, int]
 
 
-def _composed(body: AlertIn, kb, settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _composed(body: AlertIn, kb: KnowledgeBase, settings: Settings) -> dict[str, str]:
     try:
         return alerts.compose_all(kb, country=body.country.upper(), texts=body.texts, locales_dir=settings.locales_dir)
     except alerts.AlertError as exc:

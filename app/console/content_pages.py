@@ -92,7 +92,7 @@ def disk_content(content_dir: Path) -> RawContent:
 
 def names_of(raw: RawContent, language: str) -> tuple[dict[str, str], dict[str, str]]:
     """Topic and country names in the console's language, from the files."""
-    topics = {t.id: t.names.get(language) or t.names.get("en") or t.id  # type: ignore[call-overload]
+    topics = {t.id: t.names.get(language) or t.names.get("en") or t.id
               for t in (raw.topics.model.topics if raw.topics else [])}
     countries = {code: doc.model.names.get(language) or doc.model.names.get("en") or code
                  for code, doc in raw.countries.items()}

@@ -1,11 +1,13 @@
 """The database engine (SQLite with WAL by default, PostgreSQL with psycopg 3) and its migrations."""
 
+import sqlite3
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -35,7 +37,7 @@ def make_engine(url: str, *, timeout_seconds: float = 5.0) -> Engine:
     )
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     # Let SQLAlchemy, not the sqlite3 module, open transactions: savepoints and rollbacks then work.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -45,7 +47,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy timeout) instead of
     # failing when a read transaction later tries to write. A connection marked read_only only reads.
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
