@@ -118,7 +118,7 @@ def start_server(model: Path, *, port: int, action_url: str, action_token: str, 
             cwd=bot_dir, env=_rasa_env(ACTION_ENDPOINT_URL=action_url, ACTION_ENDPOINT_TOKEN=action_token), stdout=output, stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent)
     finally:
-        if log:
+        if not isinstance(output, int):  # a file, not DEVNULL
             output.close()  # the child keeps its own copy of the descriptor
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
