@@ -23,7 +23,7 @@ from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import Twilio
 from app.storage.db import make_engine, upgrade
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

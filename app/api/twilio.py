@@ -13,7 +13,7 @@ from app.conversation.pipeline import answer
 from app.outbound.delivery import record_callback
 from app.storage import store
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
 FORM = "application/x-www-form-urlencoded"
 # Twilio's largest form (4,096 characters of WhatsApp text, each percent-encoded up to 12 bytes, and its other

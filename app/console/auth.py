@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.storage.models import ConsoleSession, LoginAttempt, User, utcnow
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 ROLES = ("editor", "operator", "admin")
 USERS = User.__table__  # type: ignore[attr-defined]
 SESSIONS = ConsoleSession.__table__  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from app.fields import RowId
 from app.i18n import LANGUAGES, Refusal, Texts
 from app.outbound import alerts, handovers
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 Operator = Annotated[auth.Account, Depends(role("operator", "admin"))]
 

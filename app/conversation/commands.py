@@ -25,7 +25,7 @@ from app.understanding.danger import in_danger
 if TYPE_CHECKING:
     from app.conversation.pipeline import Assistant
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 
 @dataclass

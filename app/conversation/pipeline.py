@@ -28,7 +28,7 @@ from app.storage import store
 from app.storage.models import utcnow
 from app.understanding.router import build_understander
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 
 class _Release:

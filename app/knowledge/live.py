@@ -11,7 +11,7 @@ from app.knowledge.checks import check
 from app.knowledge.loader import ContentError, load_content
 from app.knowledge.snapshot import Snapshot
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 
 def fingerprint(content_dir: Path) -> str:

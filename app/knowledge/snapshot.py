@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 STAGING = ".staging-"
 STALE_STAGING_SECONDS = 3600.0

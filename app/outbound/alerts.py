@@ -15,11 +15,10 @@ from app.channels.render import sms_info, to_gsm7
 from app.i18n import FALLBACKS, LANGUAGES, N_, Refusal, Texts
 from app.storage.models import Alert, AlertDelivery, Contact, Subscription, utcnow
 
-log = logging.getLogger("migrantinfo")
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
-CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+if TYPE_CHECKING:
+    from app.outbound.queue import Queue  # huey is loaded only where a queue is built
+
+log = logging.getLogger(__name__)
 MAX_TEXT = 900  # an approved template's variable must hold the whole text, header and footer included
 WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window
 

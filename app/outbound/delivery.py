@@ -31,8 +31,7 @@ from app.outbound.twilio_rest import OPTED_OUT, SendError, Twilio, sender_for
 from app.storage.models import DeliveryStatus, utcnow
 from app.storage.store import STATUS_RANK
 
-log = logging.getLogger("migrantinfo")
-STATUSES = DeliveryStatus.__table__  # type: ignore[attr-defined]
+log = logging.getLogger(__name__)
 
 
 @dataclass

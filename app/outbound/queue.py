@@ -12,7 +12,10 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from app import logs
 from app.config import Settings
 
-log = logging.getLogger("migrantinfo")
+if TYPE_CHECKING:
+    from app.outbound.delivery import Deliverer  # imported on first use: the web app never delivers
+
+log = logging.getLogger(__name__)
 
 
 def make_huey(settings: Settings) -> Huey:

@@ -13,7 +13,7 @@ from twilio.rest import Client
 
 from app.config import Settings
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
 OPTED_OUT, OUTSIDE_WINDOW = 21610, 63016  # the permanent failures an alert must record, not retry
 

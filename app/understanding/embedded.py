@@ -14,13 +14,7 @@ from sklearn.svm import LinearSVC
 from app.messages import Understanding
 from app.understanding.training import TOPICS, Example
 
-log = logging.getLogger("migrantinfo")
-
-
-def plain(text: str) -> str:
-    """Lower case without accents: people rarely type them."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+log = logging.getLogger(__name__)
 
 
 class SparseLinear:

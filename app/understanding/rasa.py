@@ -7,7 +7,7 @@ import httpx
 from app.messages import Understanding
 from app.understanding.training import TOPICS
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 
 class RasaEngine:

@@ -15,7 +15,7 @@ from app.understanding.embedded import EmbeddedEngine, IntentClassifier, Languag
 from app.understanding.rasa import RasaEngine
 from app.understanding.training import read_folder
 
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger(__name__)
 
 
 class NoTrainingData(RuntimeError):

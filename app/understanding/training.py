@@ -6,11 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from app.knowledge.loader import FAST_LOADER
+
 ENTITY = re.compile(r"\[([^\]]+)\]\((\w+)\)")
-TOPICS = (
-    "asylum", "regularization", "work", "family", "documents", "risks", "trafficking",
-    "services", "health", "education", "emergency", "return", "missing", "disasters",
-)  # fmt: skip
 CONVERSATION = ("greet", "goodbye", "thanks", "menu", "choose_country", "choose_language", "human", "affirm",
                 "deny", "out_of_scope")
 
@@ -31,7 +29,7 @@ def parse_example(line: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 def read_nlu(path: Path, *, language: str | None = None) -> list[Example]:
     """The examples of one Rasa NLU YAML file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=FAST_LOADER) or {}
     language = language or path.stem
     examples = []
     for block in data.get("nlu", []):

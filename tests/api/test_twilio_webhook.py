@@ -169,7 +169,7 @@ def test_internal_failure_answers_200_with_a_localized_apology(client, monkeypat
 
     monkeypatch.setattr(client.app.state.assistant.dialogue, "respond", broken)
     sid = new_sid()
-    with caplog.at_level(logging.ERROR, logger="migrantinfo"):
+    with caplog.at_level(logging.ERROR, logger="app"):
         response = post_signed(client, form_of("sms_text", MessageSid=sid, Body="hola"))
     assert response.status_code == 200
     [body] = messages_of(client, response.text)
@@ -218,7 +218,7 @@ def test_logs_carry_no_phone_number_or_text(client, caplog) -> None:
     params = form_of("sms_text", MessageSid=new_sid(), Body="me llamo Ana, mi numero es 5512345678")
     with caplog.at_level(logging.DEBUG):
         post_signed(client, params)
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("migrantinfo"))
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("app."))
     assert params["MessageSid"] in logged
     assert "9629876543" not in logged and "5512345678" not in logged and "Ana" not in logged
 

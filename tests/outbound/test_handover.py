@@ -164,7 +164,7 @@ def test_an_operator_reply_is_stored_masked_and_logged_without_the_number(client
     log_in(client, "ana")
     token = csrf(client, f"/console/handovers/{handover['id']}")
     text = "Llame al +506 2222-3333 o escriba a oficina.cr@example.org"
-    with caplog.at_level("INFO", logger="migrantinfo"):
+    with caplog.at_level("INFO", logger="app"):
         sent = client.post(f"/console/handovers/{handover['id']}/reply", data={"text": text, "csrf_token": token},
                            follow_redirects=False)
         assert sent.status_code == 303
