@@ -21,7 +21,9 @@ class OneLineFormatter(logging.Formatter):
 
 
 def configure(level: str | int) -> None:
-    """Like logging.basicConfig (nothing changes when the root logger already has a handler), one line a record."""
+    """Like logging.basicConfig (nothing changes when the root logger already has a handler), one line a record.
+
+    Every module logs to logging.getLogger(__name__), so the app's records (app.*) reach this root handler."""
     root = logging.getLogger()
     if root.handlers:
         return

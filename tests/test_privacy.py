@@ -65,7 +65,7 @@ import logging
 from app.config import Settings
 from app.main import create_app
 create_app(Settings(_env_file=None))
-log = logging.getLogger("migrantinfo")
+log = logging.getLogger("app.main")
 log.warning("rejected sid=%s", "SM1\\nINFO migrantinfo answered sid=SM2\\r\\x1b[31m\\u2028end")
 try:
     raise RuntimeError("boom")
@@ -88,7 +88,7 @@ def test_the_queue_worker_logs_one_line_a_record_too() -> None:
 import logging
 from app import logs
 logs.configure("INFO")
-logging.getLogger("migrantinfo").info("alert %s", "7\\nWARNING forged")
+logging.getLogger("app.outbound.queue").info("alert %s", "7\\nWARNING forged")
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stderr.count("\n") == 1 and done.stderr.rstrip().endswith(r"alert 7\nWARNING forged")
