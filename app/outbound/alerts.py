@@ -7,12 +7,16 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, delete, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from app.channels.render import sms_info, to_gsm7
+from app.config import Settings
 from app.i18n import FALLBACKS, LANGUAGES, N_, Refusal, Texts
+from app.knowledge.base import KnowledgeBase
 from app.storage.models import Alert, AlertDelivery, Contact, Subscription, utcnow
 
 if TYPE_CHECKING:
@@ -57,7 +61,7 @@ def unsubscribe(conn: Connection, *, contact_id: int, country: str | None = None
     return conn.execute(delete(SUBSCRIPTIONS).where(*where)).rowcount
 
 
-def reachable(*columns, country: str | None = None) -> Select:  # type: ignore[no-untyped-def]
+def reachable(*columns: ColumnElement[Any], country: str | None = None) -> Select[Any]:
     """The subscriptions an alert reaches (of one country, or all): their people have not opted out."""
     query = (select(*columns).select_from(SUBSCRIPTIONS).join(CONTACTS, CONTACTS.c.id == SUBSCRIPTIONS.c.contact_id)
              .where(CONTACTS.c.opted_out.is_(False)))
@@ -82,7 +86,7 @@ def pick_language(available: dict[str, str] | list[str], language: str | None) -
     return codes[0]
 
 
-def compose(text: str, *, language: str, country_name: str, locales_dir) -> str:  # type: ignore[no-untyped-def]
+def compose(text: str, *, language: str, country_name: str, locales_dir: Path) -> str:
     """The alert as a subscriber reads it: a header with the country, the text, how to stop alerts."""
     texts = Texts(language, locales_dir)
     return "\n\n".join((texts.gettext("ALERT ({country})", country=country_name), text.strip(),
@@ -206,15 +210,15 @@ def failures(engine: Engine, alert_id: int) -> dict[str, int]:
     return {(str(code) if code else (error or "?")): n for code, error, n in rows}
 
 
-def compose_all(kb, *, country: str, texts: dict[str, str], locales_dir) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def compose_all(kb: KnowledgeBase, *, country: str, texts: dict[str, str], locales_dir: Path) -> dict[str, str]:
     """Every language's text as sent; raises AlertError for a bad country, language or length."""
     cleaned = validate(country, texts, countries=set(kb.countries))
     return {lang: compose(text, language=lang, country_name=kb.country_name(country, lang), locales_dir=locales_dir)
             for lang, text in cleaned.items()}
 
 
-def start(engine: Engine, queue, *, kb, settings, country: str, texts: dict[str, str],  # type: ignore[no-untyped-def]
-          created_by: str) -> int:
+def start(engine: Engine, queue: "Queue", *, kb: KnowledgeBase, settings: Settings, country: str,
+          texts: dict[str, str], created_by: str) -> int:
     """Validate, compose, store and hand an alert to the queue; returns its id."""
     composed = compose_all(kb, country=country, texts=texts, locales_dir=settings.locales_dir)
     alert_id = create(engine, country=country, composed=composed, created_by=created_by)
