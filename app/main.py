@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for page in (simulator, content_pages, insights, operations):
         app.include_router(page.router)
 
-    app.add_exception_handler(RequestValidationError, fields.validation_failed)  # type: ignore[arg-type]
+    app.exception_handler(RequestValidationError)(fields.validation_failed)
 
     @app.exception_handler(console.LoginRequired)
     async def to_login(_request: Request, _exc: console.LoginRequired) -> RedirectResponse:

@@ -1,10 +1,11 @@
 """Twilio's doors: inbound messages (SMS and WhatsApp) and delivery status callbacks."""
 
 import logging
+from collections.abc import Mapping
+from typing import cast
 
 import anyio
 from fastapi import APIRouter, Request, Response
-from starlette.datastructures import FormData
 
 from app.api.deps import AssistantDep, EngineDep, SettingsDep
 from app.channels.twilio import BadRequest, parse_inbound, parse_status, signature_is_valid, twiml
@@ -27,7 +28,7 @@ def public_url(request: Request, settings: Settings) -> str:
     return f"{url}?{request.url.query}" if request.url.query else url
 
 
-async def _verified_form(request: Request, settings: Settings) -> FormData | Response:
+async def _verified_form(request: Request, settings: Settings) -> Mapping[str, str] | Response:
     """The form of a genuine Twilio request, or the 4xx response to give instead."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
@@ -38,7 +39,8 @@ async def _verified_form(request: Request, settings: Settings) -> FormData | Res
     if int(length) > MAX_BODY_BYTES:
         return Response(f"the body is larger than {MAX_BODY_BYTES} bytes", status_code=413, media_type="text/plain")
     try:
-        form = await request.form()
+        # An urlencoded form holds only text (files come only in multipart bodies, refused above).
+        form = cast(Mapping[str, str], await request.form())
     except Exception:  # the multipart/form parser raises several kinds of errors on broken bodies
         return Response("malformed form body", status_code=400, media_type="text/plain")
     if settings.signature_required:
@@ -58,7 +60,7 @@ async def inbound(request: Request, settings: SettingsDep, assistant: AssistantD
     if isinstance(form, Response):
         return form
     try:
-        msg = parse_inbound(form)  # type: ignore[arg-type]
+        msg = parse_inbound(form)
     except BadRequest as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
     try:
@@ -77,7 +79,7 @@ async def status(request: Request, settings: SettingsDep, engine: EngineDep) -> 
     if isinstance(form, Response):
         return form
     try:
-        sid, state, error_code = parse_status(form)  # type: ignore[arg-type]
+        sid, state, error_code = parse_status(form)
     except BadRequest as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
     def record() -> None:

@@ -111,10 +111,10 @@ def log_in(engine: Engine, *, name: str, password: str, client: str, hours: floa
         user = conn.execute(select(USERS).where(USERS.c.name == name)).first()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        valid = user is not None
+        valid = True
     except (VerificationError, InvalidHashError):
         valid = False
-    if not valid:
+    if user is None or not valid:
         raise AuthError("wrong name or password")
     with engine.begin() as conn:
         conn.execute(update(ATTEMPTS).where(ATTEMPTS.c.key == keys[0], ATTEMPTS.c.attempts > 0)
@@ -154,5 +154,6 @@ def log_out(engine: Engine, token: str | None) -> None:
             conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == _token_hash(token)))
 
 
-def csrf_matches(account: Account, sent: str | None) -> bool:
+def csrf_matches(account: Account, sent: object) -> bool:
+    """Whether the token sent (a form field of any kind, or a header) is the session's."""
     return bool(sent) and hmac.compare_digest(account.csrf_token.encode(), str(sent).encode())

@@ -6,13 +6,16 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Engine
 
 from app.api.deps import EngineDep, KnowledgeDep, SettingsDep
+from app.config import Settings
 from app.console import auth
 from app.console.views import ConsoleRoute, console_language, render, role
 from app.crypto import box_for
 from app.fields import RowId
 from app.i18n import LANGUAGES, Refusal, Texts
+from app.knowledge.live import LiveKnowledge
 from app.outbound import alerts, handovers
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ async def handover_page(request: Request, handover_id: RowId, account: Operator,
     return await _handover_view(request, handover_id, account, engine)
 
 
-async def _handover_view(request: Request, handover_id: int, account: auth.Account, engine, *,  # type: ignore[no-untyped-def]
+async def _handover_view(request: Request, handover_id: int, account: auth.Account, engine: Engine, *,
                          error: str | None = None, status: int = 200) -> HTMLResponse:
     handover = await anyio.to_thread.run_sync(handovers.get, engine, handover_id)
     if handover is None:
@@ -63,7 +66,8 @@ async def handover_reply(request: Request, handover_id: RowId, account: Operator
     return RedirectResponse(f"/console/handovers/{handover_id}", status_code=303)
 
 
-async def _send(request: Request, handover_id: int, text: str, account: auth.Account, settings, engine) -> str:  # type: ignore[no-untyped-def]
+async def _send(request: Request, handover_id: int, text: str, account: auth.Account, settings: Settings,
+                engine: Engine) -> str:
     state = request.app.state
     box = box_for(settings.address_keys, settings.hash_secret)
     return await anyio.to_thread.run_sync(lambda: handovers.reply(
@@ -103,8 +107,8 @@ async def alerts_page(request: Request, account: Operator, engine: EngineDep, kn
                   **_form(request, account, knowledge, texts={}, country=None, sent=rows))
 
 
-def _form(request: Request, account: auth.Account, knowledge, *, texts: dict[str, str], country: str | None,  # type: ignore[no-untyped-def]
-          sent: list[dict] | None = None) -> dict:
+def _form(request: Request, account: auth.Account, knowledge: LiveKnowledge, *, texts: dict[str, str],
+          country: str | None, sent: list[dict] | None = None) -> dict:
     """What the alert form shows: the countries by name in the console's language, the texts written so far."""
     language, kb = console_language(request), knowledge.get()
     countries = sorted(((code, kb.country_name(code, language)) for code in kb.countries), key=lambda c: c[1])

@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from app.api.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
 from app.console import auth
@@ -100,8 +102,8 @@ def console_language(request: Request) -> str:
 def render(request: Request, name: str, *, status: int = 200, **values: object) -> HTMLResponse:
     settings = request.app.state.settings
     environment = _templates.overlay()
-    environment.install_gettext_translations(translations(console_language(request), settings.locales_dir),
-                                             newstyle=True)
+    environment.install_gettext_translations(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        translations(console_language(request), settings.locales_dir), newstyle=True)
     html = environment.get_template(name).render(request=request, language=console_language(request), **values)
     return HTMLResponse(html, status_code=status)
 
@@ -174,15 +176,15 @@ async def home(account: AnyRole) -> Response:
     return RedirectResponse("/console/health", status_code=303)
 
 
-def latency_percentiles(engine, *, hours: int = 24) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
+def latency_percentiles(engine: Engine, *, hours: int = 24) -> dict[str, float | None]:
     """Percentiles of the time to answer, computed in the database (ORDER BY with OFFSET)."""
     since = utcnow() - timedelta(hours=hours)
-    recent = (Message.direction == "in", Message.created_at >= since, Message.latency_ms.is_not(None))  # type: ignore[union-attr]
+    recent = (col(Message.direction) == "in", col(Message.created_at) >= since, col(Message.latency_ms).is_not(None))
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(Message).where(*recent)).scalar_one()
         result: dict[str, float | None] = {"count": count}
         for label, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99)):
-            value = conn.execute(select(Message.latency_ms).where(*recent).order_by(Message.latency_ms)
+            value = conn.execute(select(col(Message.latency_ms)).where(*recent).order_by(col(Message.latency_ms))
                                  .offset(int(q * (count - 1)) if count else 0).limit(1)).scalar()
             result[label] = round(value, 1) if value is not None else None
     return result

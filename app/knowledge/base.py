@@ -62,10 +62,10 @@ class KnowledgeBase:
         self.countries: dict[str, Country] = {code: doc.model for code, doc in raw.countries.items()}
         self._answers: dict[tuple[str, str | None], AnswerEntry] = {}
         for key, doc in raw.answers.items():
-            country = None if key == "regional" else key
+            scope = None if key == "regional" else key
             for entry in doc.model.answers:
                 if entry.status == "published":
-                    self._answers[(entry.topic, country)] = entry
+                    self._answers[(entry.topic, scope)] = entry
         self.services: list[ServiceMatch] = [
             ServiceMatch(point, code, None)
             for code, doc in raw.services.items()
@@ -99,6 +99,7 @@ class KnowledgeBase:
 
     def country_name(self, code: str, language: str) -> str:
         names = self.countries[code].names
+        # any code may be asked: one the file lacks is simply missed (the dict is keyed by Language)
         return names.get(language) or names.get("en") or code  # type: ignore[call-overload]
 
     def topic_for_keyword(self, word: str) -> str | None:
@@ -136,11 +137,12 @@ class KnowledgeBase:
         if main is None:
             return None
         chain = (language, *FALLBACKS.get(language, ("en",)))
-        lang = next((code for code in chain if code in main.texts), None) or next(iter(main.texts))
-        text = main.texts[lang]  # type: ignore[index]
+        # the language asked, else its nearest fallback, else the entry's first language
+        lang = min(main.texts, key=lambda code: chain.index(code) if code in chain else len(chain))
+        text = main.texts[lang]
         whatsapp, sms = text.whatsapp, text.sms
         if own is not None and own.regional == "append" and regional is not None and lang in regional.texts:
-            whatsapp = f"{whatsapp}\n\n{regional.texts[lang].whatsapp}"  # type: ignore[index]
+            whatsapp = f"{whatsapp}\n\n{regional.texts[lang].whatsapp}"
         texts = Texts(language, self.locales_dir)
         if topic in NUMBER_TOPICS and country and own is None:  # country answers carry their own numbers
             numbers = self.numbers_block(country, language, first=NUMBER_TOPICS[topic])
@@ -161,7 +163,7 @@ class KnowledgeBase:
         items = [i for i in self.countries[country].emergency if i.status == "published"] \
             if country in self.countries else []
         items.sort(key=lambda i: i.service != first)  # stable: the file's order otherwise
-        return [(i.label.get(language) or i.label.get("en") or i.service, i.number)  # type: ignore[call-overload]
+        return [(i.label.get(language) or i.label.get("en") or i.service, i.number)  # type: ignore[call-overload]  # as above
                 for i in items]
 
     def numbers_block(self, country: str, language: str, *, first: str = "general") -> str:

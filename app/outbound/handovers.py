@@ -6,10 +6,13 @@ The person's address is kept encrypted, only while the hand-over is open: closin
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from app.config import Settings
+from app.crypto import AddressBox
 from app.i18n import N_, Refusal
 from app.outbound.alerts import in_window
 from app.outbound.ratelimit import SenderLimits
@@ -32,7 +35,7 @@ class Opened:
     new: bool  # False: it was open already (maybe its priority rose)
 
 
-def open_for(conn: Connection, contact_id: int) -> dict | None:
+def open_for(conn: Connection, contact_id: int) -> RowMapping | None:
     return conn.execute(select(HANDOVERS).where(HANDOVERS.c.contact_id == contact_id,
                                                 HANDOVERS.c.status == "open")).mappings().first()
 
@@ -110,7 +113,7 @@ def window_open(engine: Engine, handover: dict) -> bool:
 
 
 def reply(engine: Engine, handover_id: int, text: str, *, by: str, twilio: Twilio, limits: SenderLimits,
-          box, settings) -> str:  # type: ignore[no-untyped-def]
+          box: AddressBox, settings: Settings) -> str:
     """Send an operator's reply through Twilio's REST API; returns the MessageSid."""
     text = text.replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
     if not text:
@@ -151,7 +154,7 @@ def close(engine: Engine, handover_id: int, *, by: str) -> None:
         raise HandoverError(N_("this hand-over is closed already"))
 
 
-def farewell(handover: dict, locales_dir) -> str:  # type: ignore[no-untyped-def]
+def farewell(handover: dict, locales_dir: Path) -> str:
     """What the person is told when the office closes the conversation, in their language."""
     from app.i18n import Texts
 

@@ -6,6 +6,7 @@ worker (`migrantinfo worker`) runs the tasks in threads.
 """
 
 import logging
+from typing import TYPE_CHECKING
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
@@ -31,7 +32,7 @@ class Queue:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.huey = make_huey(settings)
-        self._deliverer = None
+        self._deliverer: Deliverer | None = None
         self.deliver_alert = self.huey.task(name="deliver_alert")(self._deliver_alert)
         self.recover = self.huey.periodic_task(crontab(minute="*"), name="recover_alerts")(self._recover)
         self.recover_soon = self.huey.task(name="recover_alerts_soon")(self._recover)
@@ -50,7 +51,7 @@ class Queue:
 
     # --- run by the worker ---
 
-    def deliverer(self):  # type: ignore[no-untyped-def]
+    def deliverer(self) -> "Deliverer":
         if self._deliverer is None:
             from app.outbound.delivery import Deliverer
             from app.storage.db import make_engine

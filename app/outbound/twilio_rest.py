@@ -5,10 +5,12 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from app.config import Settings
@@ -42,7 +44,7 @@ class _HttpClient(TwilioHttpClient):
         super().__init__(pool_connections=True, timeout=timeout)
         self.base_url = base_url.rstrip("/")
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API):]
         return super().request(method, url, *args, **kwargs)
@@ -84,11 +86,11 @@ class Twilio:
             values["body"] = body
         client = self._client()
         try:
-            message = client.messages.create(**values)  # type: ignore[arg-type]
+            message = client.messages.create(**values)
         except TwilioRestException as exc:
             retry_after = None
             if exc.status == 429:
-                last = client.http_client.last_response  # type: ignore[attr-defined]
+                last = client.http_client.last_response
                 retry_after = _seconds(last.headers.get("Retry-After") if last is not None and last.headers else None)
             raise SendError(f"Twilio answered {exc.status}: {exc.msg}", status=exc.status, code=exc.code,
                             retryable=exc.status == 429 or exc.status >= 500, retry_after=retry_after) from None

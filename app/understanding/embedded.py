@@ -3,7 +3,7 @@
 import logging
 import math
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from time import perf_counter
 
 import numpy as np
@@ -107,7 +107,8 @@ class EmbeddedEngine:
     name = "embedded"
 
     def __init__(self, examples: list[Example], *, extra_language_samples: Iterable[tuple[str, str]] = (),
-                 extra_intent_samples: Iterable[tuple[str, str]] = (), country_finder=None,  # type: ignore[no-untyped-def]
+                 extra_intent_samples: Iterable[tuple[str, str]] = (),
+                 country_finder: Callable[[str], str | None] | None = None,
                  threshold: float = 0.3, language_threshold: float = 0.6) -> None:
         started = perf_counter()
         self.intents = IntentClassifier([(e.text, e.intent) for e in examples] + list(extra_intent_samples))
@@ -121,7 +122,7 @@ class EmbeddedEngine:
 
     @classmethod
     def from_models(cls, intents: IntentClassifier, languages: LanguageDetector, *, examples: int,
-                    country_finder=None, threshold: float = 0.3,  # type: ignore[no-untyped-def]
+                    country_finder: Callable[[str], str | None] | None = None, threshold: float = 0.3,
                     language_threshold: float = 0.6) -> "EmbeddedEngine":
         """An engine around models already trained (they are shared, read-only)."""
         engine = cls.__new__(cls)

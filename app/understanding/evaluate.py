@@ -1,9 +1,11 @@
 """Measure engines on the held-out file: intent accuracy, macro-F1, per language, country, language, latency."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 
+from app.messages import Understanding
 from app.understanding.training import TOPICS, Example
 
 
@@ -63,7 +65,8 @@ class Report:
         return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def evaluate(name: str, examples: list[Example], understand, country_of) -> Report:  # type: ignore[no-untyped-def]
+def evaluate(name: str, examples: list[Example], understand: Callable[[str], Understanding | None],
+             country_of: Callable[[str], str | None]) -> Report:
     """Run every held-out example through `understand(text) -> Understanding | None`."""
     report = Report(name)
     for example in examples:
@@ -94,12 +97,17 @@ def evaluate(name: str, examples: list[Example], understand, country_of) -> Repo
     return report
 
 
+def _accuracy_in(lang: str) -> Callable[[Report], str]:
+    return lambda r: f"{r.language_accuracy(lang):.1%}"
+
+
 def table(reports: list[Report], languages: tuple[str, ...]) -> str:
     """The figures of each engine side by side."""
-    rows = [("intent accuracy", lambda r: f"{r.accuracy:.1%}"),
-            ("topic accuracy", lambda r: f"{r.topic_accuracy:.1%}"),
-            ("macro-F1", lambda r: f"{r.macro_f1:.3f}")]
-    rows += [(f"accuracy {lang}", lambda r, lang=lang: f"{r.language_accuracy(lang):.1%}") for lang in languages]
+    rows: list[tuple[str, Callable[[Report], str]]] = [
+        ("intent accuracy", lambda r: f"{r.accuracy:.1%}"),
+        ("topic accuracy", lambda r: f"{r.topic_accuracy:.1%}"),
+        ("macro-F1", lambda r: f"{r.macro_f1:.3f}")]
+    rows += [(f"accuracy {lang}", _accuracy_in(lang)) for lang in languages]
     rows += [("country accuracy", lambda r: f"{r.country_accuracy:.1%}"),
              ("language detection", lambda r: f"{r.detection_accuracy:.1%}"),
              ("latency p50", lambda r: f"{r.percentile(50):.2f} ms"),

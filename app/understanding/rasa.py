@@ -1,6 +1,7 @@
 """The Rasa engine: every message goes to a Rasa 3.6 server through its REST channel."""
 
 import logging
+from collections.abc import Callable
 
 import httpx
 
@@ -43,7 +44,7 @@ class RasaEngine:
         log.warning("rasa answered without an understanding for sender=%s", sender[:12])
         return None
 
-    def parse(self, text: str, *, language: str, country_of) -> Understanding | None:  # type: ignore[no-untyped-def]
+    def parse(self, text: str, *, language: str, country_of: Callable[[str], str | None]) -> Understanding | None:
         """NLU only, through the HTTP API (`/model/parse`): what `migrantinfo eval` measures."""
         try:
             response = self._client.post(f"{self.url}/model/parse", json={"text": text})
