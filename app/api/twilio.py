@@ -8,7 +8,14 @@ import anyio
 from fastapi import APIRouter, Request, Response
 
 from app.api.deps import AssistantDep, EngineDep, SettingsDep
-from app.channels.twilio import BadRequest, parse_inbound, parse_status, signature_is_valid, twiml
+from app.channels.twilio import (
+    BadRequest,
+    parse_inbound,
+    parse_status,
+    signature_is_valid,
+    status_rank,
+    twiml,
+)
 from app.config import Settings
 from app.conversation.pipeline import answer
 from app.outbound.delivery import record_callback
@@ -83,7 +90,7 @@ async def status(request: Request, settings: SettingsDep, engine: EngineDep) -> 
     except BadRequest as exc:
         return Response(str(exc), status_code=400, media_type="text/plain")
     def record() -> None:
-        store.record_status(engine, sid=sid, status=state, error_code=error_code)
+        store.record_status(engine, sid=sid, status=state, error_code=error_code, rank=status_rank)
         record_callback(engine, sid=sid, status=state, error_code=error_code)  # an alert's message, if it is one
 
     await anyio.to_thread.run_sync(record)

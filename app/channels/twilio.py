@@ -13,6 +13,10 @@ STATUSES = {
     "accepted", "scheduled", "canceled", "queued", "sending", "sent", "delivered", "read",
     "undelivered", "failed", "receiving", "received", "partially_delivered",
 }  # fmt: skip
+# Statuses only move forward; a late "sent" must not overwrite "delivered".
+STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3,
+               "received": 3, "delivered": 4, "read": 5, "partially_delivered": 4, "undelivered": 6,
+               "failed": 6, "canceled": 6}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 SID = re.compile(r"[A-Za-z0-9]{1,64}")  # Twilio's are SM/MM + 32 hex; the columns hold 64; no way to forge a log line
 ADDRESS_MAX = 64  # E.164 in a whatsapp: prefix is 25; the sender column holds 64
@@ -119,6 +123,11 @@ def parse_status(form: Mapping[str, str]) -> tuple[str, str, int | None]:
     if not re.fullmatch(r"[0-9]{1,10}", code) or int(code) > INT_MAX:
         raise BadRequest(f"ErrorCode must be a whole number from 0 to {INT_MAX}")
     return sid, status, int(code)
+
+
+def status_rank(status: str) -> int:
+    """How far a message has come: a status callback never moves it back."""
+    return STATUS_RANK.get(status, 0)
 
 
 def twiml(bodies: list[str]) -> str:

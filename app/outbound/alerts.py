@@ -6,7 +6,6 @@ Sending is the queue worker's job (app/outbound/delivery.py); everything here is
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, literal, sel
 from sqlalchemy.engine import Connection, Engine
 
 from app.channels.render import sms_info, to_gsm7
+from app.channels.whatsapp import in_window
 from app.config import Settings
 from app.i18n import FALLBACKS, LANGUAGES, N_, Refusal, Texts
 from app.knowledge.base import KnowledgeBase
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 900  # an approved template's variable must hold the whole text, header and footer included
-WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window
 
 # How delivery statuses are counted in the console and the CLI.
 GROUPS = {"pending": "pending", "claimed": "pending", "accepted": "queued", "scheduled": "queued",
@@ -142,14 +141,6 @@ def preview(engine: Engine, *, country: str, composed: dict[str, str]) -> list[P
         info = sms_info(sms)
         out.append(Preview(lang, text, sms, info.segments, info.encoding, recipients[lang], templates[lang]))
     return out
-
-
-def in_window(last_inbound, now) -> bool:  # type: ignore[no-untyped-def]
-    if last_inbound is None:
-        return False
-    if last_inbound.tzinfo is None:
-        last_inbound = last_inbound.replace(tzinfo=now.tzinfo)
-    return now - last_inbound < WINDOW
 
 
 def create(engine: Engine, *, country: str, composed: dict[str, str], created_by: str) -> int:

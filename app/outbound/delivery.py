@@ -15,6 +15,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 
 from app.channels.render import to_gsm7
+from app.channels.twilio import status_rank
+from app.channels.whatsapp import in_window
 from app.config import Settings
 from app.crypto import box_for
 from app.outbound.alerts import (
@@ -22,14 +24,12 @@ from app.outbound.alerts import (
     CONTACTS,
     DELIVERIES,
     SUBSCRIPTIONS,
-    in_window,
     pick_language,
     unsubscribe,
 )
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import OPTED_OUT, SendError, Twilio, sender_for
 from app.storage.models import DeliveryStatus, utcnow
-from app.storage.store import STATUS_RANK
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class Deliverer:
             if sid:
                 known = conn.execute(select(STATUSES.c.status, STATUSES.c.error_code)
                                      .where(STATUSES.c.message_sid == sid)).first()
-                if known is not None and STATUS_RANK.get(known.status, 0) > STATUS_RANK.get(status, 0):
+                if known is not None and status_rank(known.status) > status_rank(status):
                     status, code = known.status, known.error_code
             conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == claim.id).values(
                 status=status, message_sid=sid, template=template, error=(error or "")[:200] or None,
@@ -208,7 +208,7 @@ def record_callback(engine: Engine, *, sid: str, status: str, error_code: int | 
     """A status callback for an alert's message moves its delivery forward (never back)."""
     with engine.begin() as conn:
         row = conn.execute(select(DELIVERIES.c.id, DELIVERIES.c.status).where(DELIVERIES.c.message_sid == sid)).first()
-        if row is None or STATUS_RANK.get(status, 0) < STATUS_RANK.get(row.status, 0):
+        if row is None or status_rank(status) < status_rank(row.status):
             return
         values: dict[str, object] = {"status": status, "updated_at": utcnow()}
         if error_code is not None:

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from app.config import Settings
 from app.crypto import AddressBox
+from app.channels.whatsapp import in_window
 from app.i18n import N_, Refusal
-from app.outbound.alerts import in_window
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import SendError, Twilio, sender_for
 from app.privacy import mask_text

@@ -22,12 +22,6 @@ DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
 HANDOVERS = Handover.__table__  # type: ignore[attr-defined]
 
-# Statuses only move forward; a late "sent" must not overwrite "delivered".
-STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3,
-               "received": 3, "delivered": 4, "read": 5, "partially_delivered": 4, "undelivered": 6,
-               "failed": 6, "canceled": 6}
-
-
 # Built once: constructing statements per message costs more than running them.
 _CLAIM = insert(MESSAGES).values(direction="in", message_sid=bindparam("sid"), channel=bindparam("channel"),
                                  status="processing", test=bindparam("test"), created_at=bindparam("now"))
@@ -209,9 +203,10 @@ def erase_contact(conn: Connection, *, contact_id: int) -> int:
     return deleted.rowcount
 
 
-def record_status(engine: Engine, *, sid: str, status: str, error_code: int | None) -> None:
-    """Keep the most advanced delivery status reported for an outbound message."""
-    rank = STATUS_RANK.get(status, 0)
+def record_status(engine: Engine, *, sid: str, status: str, error_code: int | None,
+                  rank: Callable[[str], int]) -> None:
+    """Keep the most advanced delivery status reported for an outbound message, as the channel ranks them."""
+    ranked = rank(status)
     for _ in range(2):
         try:
             with engine.begin() as conn:
@@ -219,7 +214,7 @@ def record_status(engine: Engine, *, sid: str, status: str, error_code: int | No
                 if row is None:
                     conn.execute(insert(STATUSES).values(message_sid=sid, status=status, error_code=error_code,
                                                          updated_at=utcnow()))
-                elif rank >= STATUS_RANK.get(row.status, 0):
+                elif ranked >= rank(row.status):
                     conn.execute(update(STATUSES).where(STATUSES.c.id == row.id).values(
                         status=status, updated_at=utcnow(),
                         error_code=error_code if error_code is not None else row.error_code))

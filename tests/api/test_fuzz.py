@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
-from app.channels.twilio import STATUSES
+from app.channels.twilio import STATUS_RANK, STATUSES
 from app.fields import INT_MAX
-from app.storage.store import STATUS_RANK
 from tests.conftest import BASE, sign
 
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
