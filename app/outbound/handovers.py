@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from app.channels.whatsapp import in_window
 from app.config import Settings
 from app.crypto import AddressBox
-from app.channels.whatsapp import in_window
 from app.i18n import N_, Refusal
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import SendError, Twilio, sender_for
