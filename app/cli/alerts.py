@@ -2,11 +2,19 @@
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from app.cli.context import load_parts
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.knowledge.base import KnowledgeBase
+    from app.outbound.queue import Queue
 
 
-def _alerts_context():  # type: ignore[no-untyped-def]
+def _alerts_context() -> "tuple[Settings, Engine, KnowledgeBase, Queue]":
     from app.outbound.queue import Queue
 
     settings, engine, knowledge = load_parts()
@@ -55,7 +63,7 @@ def alerts_status(args: argparse.Namespace) -> int:
     return _watch(engine, args.id, wait=args.watch, timeout=args.timeout)
 
 
-def _watch(engine, alert_id: int, *, wait: bool, timeout: float) -> int:  # type: ignore[no-untyped-def]
+def _watch(engine: "Engine", alert_id: int, *, wait: bool, timeout: float) -> int:
     """Print the alert's counts; with `wait`, a live progress bar until every delivery is final."""
     import time
 
@@ -78,7 +86,7 @@ def _watch(engine, alert_id: int, *, wait: bool, timeout: float) -> int:  # type
         time.sleep(0.5)
 
 
-def alerts_list(_: argparse.Namespace) -> int:
+def alerts_list(_args: argparse.Namespace) -> int:
     from app.outbound import alerts
 
     _, engine, _, _ = _alerts_context()

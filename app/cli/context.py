@@ -1,11 +1,17 @@
 """What several commands start from: the settings, a migrated database and the knowledge base, as the server has them."""
 
 import sys
+from typing import TYPE_CHECKING
 
-from app.config import get_settings
+from app.config import Settings, get_settings
+
+if TYPE_CHECKING:  # the commands import what they need when they run, so that `--help` stays quick
+    from sqlalchemy.engine import Engine
+
+    from app.knowledge.live import LiveKnowledge
 
 
-def load_parts():  # type: ignore[no-untyped-def]
+def load_parts() -> "tuple[Settings, Engine, LiveKnowledge]":
     """The settings, a migrated database engine and the loaded knowledge base, as the server has them."""
     from app.knowledge.live import LiveKnowledge
     from app.knowledge.loader import ContentError

@@ -12,6 +12,7 @@ def evaluate_engines(args: argparse.Namespace) -> int:
 
     from app.i18n import LANGUAGES
     from app.knowledge.live import LiveKnowledge
+    from app.messages import Understanding
     from app.understanding.evaluate import evaluate, table
     from app.understanding.rasa import RasaEngine
     from app.understanding.router import build_understander
@@ -32,7 +33,7 @@ def evaluate_engines(args: argparse.Namespace) -> int:
             print(f"Rasa is not answering at {settings.rasa_url}: start it with `make rasa`", file=sys.stderr)
             return 2
 
-        def through_rasa(text: str):  # type: ignore[no-untyped-def]
+        def through_rasa(text: str) -> Understanding | None:
             return rasa.parse(text, language=embedded.detect_language(text, current="es"),
                               country_of=kb.country_for_word)
 

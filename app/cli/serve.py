@@ -2,10 +2,11 @@
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -45,7 +46,7 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_rasa(settings, *, app_port: int):  # type: ignore[no-untyped-def]
+def _start_rasa(settings: Settings, *, app_port: int) -> subprocess.Popen:
     """Prepare (environment, model) and start the Rasa server that ENGINE=rasa talks to."""
     from urllib.parse import urlparse
 
@@ -69,10 +70,8 @@ def worker(_: argparse.Namespace) -> int:
     return 0
 
 
-def _start_worker():  # type: ignore[no-untyped-def]
+def _start_worker() -> subprocess.Popen:
     """The queue worker beside the web server (`make run`); it stops when the server stops."""
-    import subprocess
-
     from app.understanding.rasa_setup import _die_with_parent
 
     return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], preexec_fn=_die_with_parent)
