@@ -3,6 +3,7 @@
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
+from typing import Any
 
 from babel import Locale
 
@@ -38,7 +39,8 @@ def day_chart(days: list[str], series: dict[str, Counter], *, names: Iterable[st
     peak = max((sum(series[s][d] for s in order) for d in days), default=0)
     bars = []
     for i, day in enumerate(days):
-        y, parts = 100.0, []
+        y = 100.0
+        parts: list[dict[str, Any]] = []
         for name in order:
             n = series[name][day] if name in series else 0
             if n:

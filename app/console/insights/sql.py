@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Date, and_, case, cast, exists, func, literal_column, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import ColumnElement, Select
+from sqlmodel import col
 
 from app.console.insights.words import similarity_key
 from app.privacy import mask_text
@@ -49,14 +50,14 @@ def _day_text(value: object) -> str:
 
 
 def _inbound(since: datetime) -> tuple[ColumnElement, ...]:
-    return Message.direction == "in", Message.test.is_(False), Message.created_at >= since  # type: ignore[attr-defined,operator]
+    return col(Message.direction) == "in", col(Message.test).is_(False), col(Message.created_at) >= since
 
 
 def _problem() -> ColumnElement:
     """Unanswered, or answered by an engine with a low confidence (keywords are always sure)."""
-    return or_(Message.answered.is_(False),  # type: ignore[union-attr]
-               and_(Message.answered.is_(True), Message.confidence < LOW_CONFIDENCE,  # type: ignore[union-attr,operator]
-                    Message.engine != "keywords"))
+    return or_(col(Message.answered).is_(False),
+               and_(col(Message.answered).is_(True), col(Message.confidence) < LOW_CONFIDENCE,
+                    col(Message.engine) != "keywords"))
 
 
 def _rows(engine: Engine, statement: Select) -> list:
@@ -72,18 +73,18 @@ def daily_counts(engine: Engine, since: datetime) -> dict[str, Counter]:
         column = getattr(Message, dimension)
         rows = _rows(engine, select(day, column, func.count()).where(*_inbound(since)).group_by(day, column))
         counts[dimension] = Counter({(_day_text(d), value): n for d, value, n in rows})
-    rows = _rows(engine, select(day, Message.intent, func.count())
-                 .where(*_inbound(since), Message.intent.in_(EVENTS))  # type: ignore[union-attr]
-                 .group_by(day, Message.intent))
+    rows = _rows(engine, select(day, col(Message.intent), func.count())
+                 .where(*_inbound(since), col(Message.intent).in_(EVENTS))
+                 .group_by(day, col(Message.intent)))
     counts["event"] = Counter({(_day_text(d), EVENTS[intent]): n for d, intent, n in rows})
     return counts
 
 
 def problem_totals(engine: Engine, since: datetime) -> tuple[int, int]:
     """All unanswered and low-confidence messages of the period (with or without a stored text)."""
-    low = and_(Message.answered.is_(True), Message.confidence < LOW_CONFIDENCE,  # type: ignore[union-attr,operator]
-               Message.engine != "keywords")
-    row = _rows(engine, select(func.coalesce(func.sum(case((Message.answered.is_(False), 1), else_=0)), 0),  # type: ignore[union-attr]
+    low = and_(col(Message.answered).is_(True), col(Message.confidence) < LOW_CONFIDENCE,
+               col(Message.engine) != "keywords")
+    row = _rows(engine, select(func.coalesce(func.sum(case((col(Message.answered).is_(False), 1), else_=0)), 0),
                                func.coalesce(func.sum(case((low, 1), else_=0)), 0))
                 .where(*_inbound(since), _problem()))[0]
     return int(row[0]), int(row[1])
@@ -109,9 +110,10 @@ class Group:
 def problem_groups(engine: Engine, since: datetime, *, limit: int = GROUP_LIMIT) -> tuple[list[Group], int]:
     """The newest `limit` problem texts of the period grouped by similarity_key, largest groups first;
     and how many texts were grouped."""
-    rows = _rows(engine, select(Message.text, Message.answered, Message.language, Message.created_at)
-                 .where(*_inbound(since), Message.text.is_not(None), _problem())  # type: ignore[union-attr]
-                 .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))  # type: ignore[union-attr]
+    rows = _rows(engine, select(col(Message.text), col(Message.answered), col(Message.language),
+                                col(Message.created_at))
+                 .where(*_inbound(since), col(Message.text).is_not(None), _problem())
+                 .order_by(col(Message.created_at).desc(), col(Message.id).desc()).limit(limit))
     groups: dict[str, Group] = {}
     for text, answered, language, created_at in rows:
         masked = mask_text(text)  # stored masked already: masked again in case the rules grew since
@@ -131,9 +133,9 @@ def problem_groups(engine: Engine, since: datetime, *, limit: int = GROUP_LIMIT)
 
 def opted_out_contacts(engine: Engine) -> int:
     """People opted out now; contacts seen only through the simulator are left out."""
-    real = exists().where(Message.contact_id == Contact.id, Message.test.is_(False))  # type: ignore[attr-defined]
+    real = exists().where(col(Message.contact_id) == col(Contact.id), col(Message.test).is_(False))
     return int(_rows(engine, select(func.count()).select_from(Contact)
-                     .where(Contact.opted_out.is_(True), real))[0][0])  # type: ignore[attr-defined]
+                     .where(col(Contact.opted_out).is_(True), real))[0][0])
 
 
 @dataclass
@@ -152,9 +154,9 @@ def delivery_failures(engine: Engine, since: datetime) -> list[Failure]:
 
     The simulator sends nothing through Twilio, so no status of a test message can be among them.
     """
-    rows = _rows(engine, select(DeliveryStatus.error_code, DeliveryStatus.status, func.count())
-                 .where(DeliveryStatus.status.in_(FAILED), DeliveryStatus.updated_at >= since)  # type: ignore[attr-defined]
-                 .group_by(DeliveryStatus.error_code, DeliveryStatus.status))
+    rows = _rows(engine, select(col(DeliveryStatus.error_code), col(DeliveryStatus.status), func.count())
+                 .where(col(DeliveryStatus.status).in_(FAILED), col(DeliveryStatus.updated_at) >= since)
+                 .group_by(col(DeliveryStatus.error_code), col(DeliveryStatus.status)))
     failures: dict[int | None, Failure] = {}
     for code, status, n in rows:
         failure = failures.setdefault(code, Failure(code))
