@@ -2,6 +2,15 @@
 
 from dataclasses import dataclass, field
 
+# A title's neutral markup; the channel's rendering shows it (bold on WhatsApp, plain on SMS). Shift out and
+# shift in: control characters no person's message, catalog or content file contains.
+TITLE_START, TITLE_END = "\x0e", "\x0f"
+
+
+def title(text: str) -> str:
+    """Mark a text as a title: the dialogue says it is one, each channel decides how it looks."""
+    return f"{TITLE_START}{text}{TITLE_END}"
+
 
 @dataclass(frozen=True)
 class Inbound:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from app.api.deps import KnowledgeDep, SettingsDep
+from app.channels.render import whatsapp_text
 from app.fields import StorableStr
 from app.understanding.training import TOPICS
 
@@ -91,7 +92,7 @@ async def webhook(request: Request, knowledge: KnowledgeDep, settings: SettingsD
     text = ""
     if topic:
         answer = kb.answer(topic, country, language)
-        text = answer.whatsapp if answer else ""
+        text = whatsapp_text(answer.whatsapp) if answer else ""
     events = [{"event": "slot", "name": "country", "value": country}] if country else []
     return JSONResponse({"events": events, "responses": [{"text": text, "custom": {"understanding": understanding}}]})
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from app.config import Settings
 from app.i18n import Texts
+from app.messages import TITLE_END, TITLE_START
 
 # GSM 03.38 basic table in code order, without the escape code 0x1B.
 GSM7_BASIC: frozenset[str] = frozenset(
@@ -177,12 +178,22 @@ def split_whatsapp(text: str, *, limit: int = 1600) -> list[str]:
     return _paginate(text, lambda rest: limit)
 
 
+def whatsapp_text(text: str) -> str:
+    """A text as WhatsApp shows it: titles in *bold*."""
+    return text.replace(TITLE_START, "*").replace(TITLE_END, "*")
+
+
+def plain_text(text: str) -> str:
+    """A text without any markup: titles and content's *bold* as plain words (SMS has no bold)."""
+    return BOLD.sub(r"\1", text.replace(TITLE_START, "").replace(TITLE_END, ""))
+
+
 def sms_pages(texts: list[str], *, language: str, settings: Settings) -> list[str]:
     """Every SMS page of a reply: the first is sent, the others wait for MORE (the console previews them)."""
     hint = Texts(language, settings.locales_dir).gettext("Reply MORE for more.")
-    return split_sms(BOLD.sub(r"\1", "\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
+    return split_sms(plain_text("\n\n".join(texts)), max_segments=settings.sms_max_segments, more_hint=hint)
 
 
 def whatsapp_parts(texts: list[str], *, settings: Settings) -> list[str]:
     """The WhatsApp messages of a reply, split at paragraphs under the length limit."""
-    return split_whatsapp("\n\n".join(texts), limit=settings.whatsapp_max_chars)
+    return split_whatsapp(whatsapp_text("\n\n".join(texts)), limit=settings.whatsapp_max_chars)

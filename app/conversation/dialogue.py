@@ -8,7 +8,7 @@ from app.conversation import keywords
 from app.i18n import Texts
 from app.knowledge import KnowledgeBase
 from app.knowledge.base import Answer, short_url
-from app.messages import Inbound, Reply, Understanding
+from app.messages import Inbound, Reply, Understanding, title
 from app.understanding.danger import in_danger
 from app.understanding.router import Understander
 
@@ -105,7 +105,7 @@ class Dialogue:
         if city and u.topic in (None, "services"):
             u.intent, u.topic, u.answered = "services", "services", True
             return self._services(kb.in_city(city), kb, texts, convo, reply,
-                                  texts.gettext("*Service points in {city}:*", city=city))
+                                  title(texts.gettext("Service points in {city}:", city=city)))
         if u.topic:
             return self._route(u.topic, u.country if u.country != convo.country else None, msg, kb, convo, reply)
         if u.intent == "choose_country" and u.country:
@@ -183,7 +183,7 @@ class Dialogue:
     def _menu(self, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply) -> Reply:
         if convo.first_contact:
             reply.say(texts.gettext("Hello! I give free, official information for migrants. I never ask for money."))
-        lines = [texts.gettext("*What do you need?* Reply with a number:")]
+        lines = [f'{title(texts.gettext("What do you need?"))} {texts.gettext("Reply with a number:")}']
         lines += [f"{i}. {kb.topic_name(t.id, convo.language)}" for i, t in enumerate(kb.topics, 1)]
         lines.append(texts.gettext("ALERTS: get alerts for your country. PERSON: talk to a person."))
         if convo.country:
@@ -207,12 +207,12 @@ class Dialogue:
             reply.understanding.answered = False
             reply.say(texts.gettext("Thank you. I have no checked service points near you yet."))
             return self._menu(kb, texts, convo, reply)
-        return self._services(matches, kb, texts, convo, reply, texts.gettext("*Nearest service points:*"))
+        return self._services(matches, kb, texts, convo, reply, title(texts.gettext("Nearest service points:")))
 
     def _services(self, matches: list, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply,
-                  title: str) -> Reply:
+                  heading: str) -> Reply:
         """A list of service points: organisation, place, distance, how to reach them, where to confirm."""
-        lines = [title]
+        lines = [heading]
         for match in matches:
             point = match.point
             where = ", ".join(x for x in (point.city, kb.country_name(match.country, convo.language)) if x)

@@ -10,6 +10,7 @@ from app.conversation.keywords import normalize
 from app.i18n import FALLBACKS, Texts
 from app.knowledge.loader import RawContent
 from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
+from app.messages import title
 
 # Topics whose answers start with the country's published emergency numbers, the kind named first.
 NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
@@ -172,8 +173,9 @@ class KnowledgeBase:
         if not numbers:
             return ""
         texts = Texts(language, self.locales_dir)
-        title = texts.gettext("*Emergency numbers in {country}:*", country=self.country_name(country, language))
-        return "\n".join([title, *(f"{label}: {number}" for label, number in numbers)])
+        name = self.country_name(country, language)
+        heading = title(texts.gettext("Emergency numbers in {country}:", country=name))
+        return "\n".join([heading, *(f"{label}: {number}" for label, number in numbers)])
 
     def nearest(self, location: tuple[float, float], *, limit: int = 3) -> list[ServiceMatch]:
         """The published service points nearest to a location, with their distance."""

@@ -41,7 +41,7 @@ def expected_reply(client, name: str) -> str:  # type: ignore[no-untyped-def]
         return Texts("ht", locales).gettext("I can only read text for now. Please write your question.")
     if name == "whatsapp_location":  # Tapachula
         nearest = kb.nearest((14.9058, -92.2636))[0].point.organisation
-        return Texts("es", locales).gettext("*Nearest service points:*") + f"\n- {nearest}"
+        return "*" + Texts("es", locales).gettext("Nearest service points:") + f"*\n- {nearest}"
     return "1. " + kb.topic_name("asylum", "es")  # the button of a first contact: the menu
 
 
