@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     rasa_breaker_seconds: float = Field(30.0, ge=0)  # after Rasa fails, the embedded engine answers this long
     understanding_threshold: float = Field(0.3, ge=0.0, le=1.0)
     bot_dir: Path = ROOT / "bot"
+    engine_cache_dir: Path = ROOT / "var" / "engine-cache"  # the trained embedded engine, shared by processes
     content_dir: Path = ROOT / "content"
     content_snapshot_dir: Path = ROOT / "var" / "content-last-good"  # served after a restart over broken files
     content_watch_seconds: float = 2.0

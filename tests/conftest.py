@@ -31,6 +31,11 @@ TOKEN = "test-auth-token-0123456789"
 BASE = "https://bot.example.org"
 SNAPSHOTS = Path(tempfile.mkdtemp(prefix="migrantinfo-snapshot-"))  # shared: a test of snapshots names its own
 atexit.register(shutil.rmtree, SNAPSHOTS, ignore_errors=True)
+# One trained engine for every app and process of the run (CLI commands inherit the environment, workers and
+# uvicorn get it from settings_env): trained by the first, loaded by the others.
+ENGINE_CACHE = Path(tempfile.mkdtemp(prefix="migrantinfo-engine-"))
+atexit.register(shutil.rmtree, ENGINE_CACHE, ignore_errors=True)
+os.environ["ENGINE_CACHE_DIR"] = str(ENGINE_CACHE)
 TABLES = ("alert_deliveries", "alerts", "subscriptions", "handovers", "messages", "contacts", "delivery_statuses",
           "console_sessions", "login_attempts", "users")
 
@@ -61,10 +66,27 @@ def postgres_url() -> Iterator[str | None]:
     admin.dispose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "empty_database: the SQLite database starts empty, its migrations not run")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once: each test copies it rather than running every migration again."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closed: the WAL is written back into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None) -> str:
-    """Every store and webhook test runs on both databases."""
+    """Every store and webhook test runs on both databases, migrated (on SQLite, unless marked empty_database)."""
     if request.param == "sqlite":
+        if not request.node.get_closest_marker("empty_database"):
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "test.db")
         return f"sqlite:///{tmp_path / 'test.db'}"
     if postgres_url is None:
         if os.environ.get("REQUIRE_POSTGRES"):
@@ -85,6 +107,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         public_base_url=BASE,
         content_dir=ROOT / "content",
         content_snapshot_dir=SNAPSHOTS,
+        engine_cache_dir=ENGINE_CACHE,
         locales_dir=ROOT / "locales",
         flood_max_replies=1000,
         queue_path=Path(tempfile.mkdtemp(prefix="migrantinfo-queue-")) / "queue.db",

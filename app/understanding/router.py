@@ -2,6 +2,9 @@
 
 import hashlib
 import logging
+import os
+import pickle
+import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -92,9 +95,58 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+Models = tuple[IntentClassifier, LanguageDetector, int]
+CACHE_KEPT = 4  # trained engines kept on disk, the most recent: e.g. the running version and the one before
+
+
+def _inputs_key(nlu_dir: Path, content_dir: Path) -> str:
+    """What the trained engine depends on: the NLU files, the content it also learns from (topic names, answer
+    lines: not the countries), the code that reads and trains them (its modules and libraries)."""
+    import numpy
+    import sklearn
+
+    from app.knowledge import loader, schema
+    from app.understanding import embedded, training
+
+    digest = hashlib.sha256(f"{sys.version} {numpy.__version__} {sklearn.__version__}".encode())
+    code = [Path(module.__file__ or "") for module in (embedded, training, loader, schema, sys.modules[__name__])]
+    content = [content_dir / "topics.yaml", *sorted((content_dir / "answers").glob("*.yaml"))]
+    for path in [*sorted(nlu_dir.glob("*.yml")), *content, *code]:
+        if path.is_file():
+            digest.update(f"{path.parent.name}/{path.name}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 @lru_cache(maxsize=4)
-def _trained(nlu_dir: Path, content_dir: Path, fingerprint: str) -> tuple[IntentClassifier, LanguageDetector, int]:
-    """Train once per process and per training data: many apps in one process (tests) share the models."""
+def _trained(nlu_dir: Path, content_dir: Path, fingerprint: str, cache_dir: Path | None = None) -> Models:
+    """Train once per process and per training data: many apps in one process (tests) share the models. With a
+    cache folder, once for all processes: the first trains and writes it, the others (workers, CLI) load it."""
+    if cache_dir is None:
+        return _train(nlu_dir, content_dir)
+    path = cache_dir / f"engine-{_inputs_key(nlu_dir, content_dir)}.pickle"
+    try:
+        with path.open("rb") as file:
+            models: Models = pickle.load(file)  # written by this app below, in its own var/ folder
+        return models
+    except FileNotFoundError:
+        pass
+    except Exception as exc:  # unpickling raises whatever a damaged file provokes: train again, write it anew
+        log.warning("the trained engine in %s is unreadable (%r): training again", path, exc)
+    models = _train(nlu_dir, content_dir)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with partial.open("wb") as file:
+            pickle.dump(models, file, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, path)  # another process reads the whole file or none
+        for old in sorted(cache_dir.glob("engine-*.pickle"), key=lambda p: p.stat().st_mtime)[:-CACHE_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cannot keep the trained engine in %s (%s): each process trains its own", cache_dir, exc)
+    return models
+
+
+def _train(nlu_dir: Path, content_dir: Path) -> Models:
     from app.knowledge.loader import load_content
 
     examples = read_folder(nlu_dir)
@@ -121,7 +173,8 @@ def _trained(nlu_dir: Path, content_dir: Path, fingerprint: str) -> tuple[Intent
 def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understander:
     """The embedded engine, trained from bot/data/nlu, and Rasa in front of it when ENGINE=rasa."""
     nlu_dir = settings.bot_dir / "data" / "nlu"
-    intents, languages, count = _trained(nlu_dir, settings.content_dir, _fingerprint(nlu_dir))
+    intents, languages, count = _trained(nlu_dir, settings.content_dir, _fingerprint(nlu_dir),
+                                         settings.engine_cache_dir)
     embedded = EmbeddedEngine.from_models(intents, languages, examples=count,
                                           country_finder=lambda text: knowledge.get().country_in_text(text),
                                           threshold=settings.understanding_threshold)

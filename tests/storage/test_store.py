@@ -150,6 +150,7 @@ def test_purge_removes_texts_past_retention(client) -> None:
     assert store.purge(engine, retention_days=30) == 0
 
 
+@pytest.mark.empty_database  # the migrations themselves run here, from an empty SQLite file
 def test_migrations_create_the_tables_and_are_idempotent(database_url: str) -> None:
     engine = make_engine(database_url)
     upgrade(engine)
@@ -191,6 +192,7 @@ def test_a_duplicate_waits_for_the_first_delivery_and_gets_its_reply(client) -> 
     assert inbound_rows(client, sid) == 1 and count(client, Message, Message.direction == "out") == 0
 
 
+@pytest.mark.empty_database  # the migrations themselves run here, from an empty SQLite file
 def test_the_migrations_build_exactly_the_models_tables(database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
