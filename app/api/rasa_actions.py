@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from app.api.deps import KnowledgeDep, SettingsDep
 from app.channels.render import whatsapp_text
 from app.fields import StorableStr
-from app.understanding.training import TOPICS
+from app.knowledge.schema import TOPIC_IDS
 
 router = APIRouter(prefix="/rasa", tags=["rasa"])
 ACTIONS = {"action_answer"}
@@ -86,7 +86,7 @@ async def webhook(request: Request, knowledge: KnowledgeDep, settings: SettingsD
     slot = (call.tracker.slots or {}).get("country")
     country = next((c for c in mentioned if c), None) or kb.country_for_word(str(slot or "")) or metadata.country
     language = metadata.language or "es"
-    topic = intent if intent in TOPICS else None
+    topic = intent if intent in TOPIC_IDS else None
     understanding = {"intent": intent, "topic": topic, "country": country, "language": language,
                      "confidence": round(confidence, 4)}
     text = ""

@@ -22,10 +22,11 @@ from pydantic import BaseModel, Field
 from app.api.deps import AssistantDep, SettingsDep
 from app.channels.render import sms_info
 from app.console.views import AnyRole, ConsoleRoute, console_language, render
-from app.conversation.keywords import KEYWORDS, normalize
+from app.conversation.keywords import KEYWORDS
 from app.conversation.pipeline import answer
 from app.fields import StorableStr
 from app.messages import Inbound
+from app.text import normalize
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 

@@ -2,6 +2,7 @@
 
 import phonenumbers
 
+from app.knowledge.schema import COUNTRY_CODES
 from app.privacy import bare_address
 
 # Languages of the programme's countries and of the main countries people come from.
@@ -10,7 +11,6 @@ LANGUAGE_BY_REGION = {
     "CA": "en", "BR": "pt", "AO": "pt", "FR": "fr", "SN": "fr", "CM": "fr", "CD": "fr", "GF": "fr",
     "NL": "nl", "CW": "nl", "AW": "nl",
 }  # fmt: skip
-PROGRAMME = {"BZ", "CR", "SV", "GT", "GD", "HT", "HN", "MX", "PA", "SR", "DO"}
 
 
 def region_of(address: str) -> str | None:
@@ -26,4 +26,4 @@ def defaults_for(address: str, *, default_language: str) -> tuple[str, str | Non
     """(language, country) to start a conversation with, guessed from the calling code."""
     region = region_of(address)
     language = LANGUAGE_BY_REGION.get(region or "", default_language)
-    return language, region if region in PROGRAMME else None
+    return language, region if region in COUNTRY_CODES else None

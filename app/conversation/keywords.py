@@ -1,7 +1,8 @@
 """Whole-message keywords, matched before any dialogue: opt-out, opt-in, help, erase, menu, more, language."""
 
-import unicodedata
 from dataclasses import dataclass
+
+from app.text import normalize
 
 # kind -> language -> words (capitals, no accents). Twilio's own words come first in English.
 KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -79,20 +80,11 @@ KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }  # fmt: skip
 
-_STRIP = " \t\r\n.!?¡¿,;:\"'*()"
-
 
 @dataclass(frozen=True)
 class Keyword:
     kind: str
     language: str
-
-
-def normalize(text: str) -> str:
-    """Capitals without accents or surrounding punctuation, spaces folded: ' ¡Stóp! ' -> 'STOP'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.upper().strip(_STRIP).split())
 
 
 def _index(kinds: tuple[str, ...]) -> dict[str, Keyword]:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from app.conversation.keywords import normalize
 from app.i18n import FALLBACKS, Texts
 from app.knowledge.loader import RawContent
 from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
+from app.text import normalize
 from app.messages import title
 
 # Topics whose answers start with the country's published emergency numbers, the kind named first.

@@ -1,7 +1,8 @@
 """Danger first: words that mean someone is in danger now, in the six languages, typed as people type."""
 
 import re
-import unicodedata
+
+from app.text import fold
 
 # Stems, matched on accent-free lower-case text at word starts.
 DANGER_STEMS = (
@@ -30,8 +31,7 @@ DANGER_STEMS = (
 
 
 def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return " ".join(fold(text).split())
 
 
 _PATTERN = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(_plain(s)) for s in DANGER_STEMS) + ")")

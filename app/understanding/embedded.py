@@ -2,7 +2,6 @@
 
 import logging
 import math
-import unicodedata
 from collections.abc import Callable, Iterable
 from time import perf_counter
 
@@ -11,8 +10,10 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
-from app.understanding.training import TOPICS, Example
+from app.text import fold
+from app.understanding.training import Example
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class LanguageDetector:
     def __init__(self, samples: Iterable[tuple[str, str]]) -> None:
         texts, labels = [], []
         for text, language in samples:
-            for variant in {text.lower(), plain(text)}:  # with and without accents
+            for variant in {text.lower(), fold(text)}:  # with and without accents
                 texts.append(variant)
                 labels.append(language)
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
@@ -86,7 +87,7 @@ class IntentClassifier:
     """A linear SVM over word and character n-grams of accent-free text."""
 
     def __init__(self, examples: Iterable[tuple[str, str]]) -> None:
-        texts, labels = zip(*((plain(t), i) for t, i in examples), strict=True)
+        texts, labels = zip(*((fold(t), i) for t, i in examples), strict=True)
         words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
         features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
@@ -96,7 +97,7 @@ class IntentClassifier:
 
     def classify(self, text: str) -> tuple[str, float]:
         """The intent and a confidence between 0 and 1 (a softmax of the SVM margins)."""
-        probabilities = softmax(self._fast.scores(plain(text)), sharpness=5.0)
+        probabilities = softmax(self._fast.scores(fold(text)), sharpness=5.0)
         best = int(probabilities.argmax())
         return self.intents[best], float(probabilities[best])
 
@@ -133,7 +134,7 @@ class EmbeddedEngine:
 
     def detect_language(self, text: str, *, current: str) -> str:
         """The language of a message; short or unclear messages keep the current language."""
-        if len(plain(text).split()) < 2 and len(text) < 12:
+        if len(fold(text).split()) < 2 and len(text) < 12:
             return current
         language, probability = self.languages.detect(text)
         return language if probability >= self.language_threshold else current
@@ -147,7 +148,7 @@ class EmbeddedEngine:
         return Understanding(
             intent=intent,
             language=self.detect_language(text, current=language),
-            topic=intent if intent in TOPICS else None,
+            topic=intent if intent in TOPIC_IDS else None,
             country=found or country,
             confidence=round(confidence, 4),
             engine=self.name,

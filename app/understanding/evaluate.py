@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from time import perf_counter
 
 from app.messages import Understanding
-from app.understanding.training import TOPICS, Example
+from app.knowledge.schema import TOPIC_IDS
+from app.understanding.training import Example
 
 
 @dataclass
@@ -85,7 +86,7 @@ def evaluate(name: str, examples: list[Example], understand: Callable[[str], Und
         report.pairs.append((example.intent, found.intent))
         report.by_language[example.language][0] += ok
         report.by_language[example.language][1] += 1
-        if example.intent in TOPICS:
+        if example.intent in TOPIC_IDS:
             report.topic_total += 1
             report.topic_correct += ok
         if expected_country:

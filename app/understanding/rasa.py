@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import httpx
 
+from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
-from app.understanding.training import TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class RasaEngine:
         if intent == "nlu_fallback":
             intent = "out_of_scope"
         countries = [country_of(e.get("value", "")) for e in data.get("entities", []) if e.get("entity") == "country"]
-        return Understanding(intent=intent, language=language, topic=intent if intent in TOPICS else None,
+        return Understanding(intent=intent, language=language, topic=intent if intent in TOPIC_IDS else None,
                              country=next((c for c in countries if c), None),
                              confidence=float((data.get("intent") or {}).get("confidence") or 0.0),
                              engine=self.name, answered=intent != "out_of_scope")

@@ -10,11 +10,12 @@ from app.config import ROOT
 from app.conversation.contacts import defaults_for
 from app.i18n import LANGUAGES, Texts
 from app.knowledge.live import LiveKnowledge
+from app.knowledge.schema import TOPIC_IDS
 from app.main import create_app
 from app.understanding.danger import in_danger
 from app.understanding.evaluate import evaluate
 from app.understanding.router import build_understander
-from app.understanding.training import TOPICS, read_folder, read_nlu
+from app.understanding.training import read_folder, read_nlu
 from tests.api.test_twilio_webhook import messages_of
 from tests.conftest import BASE, form_of, make_settings, new_sid, post_signed
 
@@ -35,7 +36,7 @@ def embedded(knowledge: LiveKnowledge):  # type: ignore[no-untyped-def]
 
 def test_training_data_shape() -> None:
     training = read_folder(ROOT / "bot" / "data" / "nlu")
-    for topic in TOPICS:
+    for topic in TOPIC_IDS:
         examples = [e for e in training if e.intent == topic]
         assert len(examples) >= 60, topic
         for language in LANGUAGES:

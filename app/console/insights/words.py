@@ -1,7 +1,8 @@
 """What an unanswered text is about: its words folded, without the common words of the six languages."""
 
 import re
-import unicodedata
+
+from app.text import strip_accents
 
 # Very common words of the six languages, dropped before texts are compared (accents folded below).
 STOP_WORDS = """
@@ -25,9 +26,8 @@ WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
-    """Lower case without accents: 'Dónde' -> 'donde'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """Case-folded ('ß' -> 'ss') without accents: 'Dónde' -> 'donde'."""
+    return strip_accents(text.casefold())
 
 
 COMMON = frozenset(fold(word) for word in STOP_WORDS.split())

@@ -1,0 +1,22 @@
+"""Accent folding: people rarely type accents, so words are compared without them."""
+
+import unicodedata
+
+# Punctuation around a keyword that does not change it: '¡Stop!' is STOP.
+_STRIP = " \t\r\n.!?¡¿,;:\"'*()"
+
+
+def strip_accents(text: str) -> str:
+    """NFKD without combining marks: 'Stóp ﬁ' -> 'Stop fi'. Case is left alone."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: 'Dónde' -> 'donde'."""
+    return strip_accents(text.lower())
+
+
+def normalize(text: str) -> str:
+    """Capitals without accents or surrounding punctuation, spaces folded: ' ¡Stóp! ' -> 'STOP'."""
+    return " ".join(strip_accents(text).upper().strip(_STRIP).split())
