@@ -7,12 +7,10 @@ from sqlalchemy.engine import Engine
 
 from app.config import Settings
 from app.crypto import box_for
-from app.outbound.alerts import SUBSCRIPTIONS
 from app.privacy import hash_address
 from app.storage.db import upgrade
-from app.storage.models import Contact, utcnow
+from app.storage.models import CONTACTS, SUBSCRIPTIONS, utcnow
 
-CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 LANGUAGES = ("es", "en", "fr", "ht")
 
 

@@ -16,13 +16,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.storage.models import ConsoleSession, LoginAttempt, User, utcnow
+from app.storage.models import CONSOLE_SESSIONS, LOGIN_ATTEMPTS, USERS, utcnow
 
 log = logging.getLogger(__name__)
 ROLES = ("editor", "operator", "admin")
-USERS = User.__table__  # type: ignore[attr-defined]
-SESSIONS = ConsoleSession.__table__  # type: ignore[attr-defined]
-ATTEMPTS = LoginAttempt.__table__  # type: ignore[attr-defined]
 NAMES_PER_CLIENT = 4  # one address may try this many names' worth of attempts (an office behind one NAT)
 _hasher = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as much time as a wrong password.
@@ -82,12 +79,12 @@ def client_of(host: str | None) -> str:
 def _reserve(conn: Connection, key: str, *, now: datetime, since: datetime) -> int:
     """Count one more attempt under a key in one atomic statement; returns the attempts in the window so far."""
     upsert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stale = ATTEMPTS.c.window_started_at < since
-    statement = upsert(ATTEMPTS).values(key=key, attempts=1, window_started_at=now).on_conflict_do_update(
-        index_elements=[ATTEMPTS.c.key],
-        set_={"attempts": case((stale, 1), else_=ATTEMPTS.c.attempts + 1),
-              "window_started_at": case((stale, now), else_=ATTEMPTS.c.window_started_at)},
-    ).returning(ATTEMPTS.c.attempts)
+    stale = LOGIN_ATTEMPTS.c.window_started_at < since
+    statement = upsert(LOGIN_ATTEMPTS).values(key=key, attempts=1, window_started_at=now).on_conflict_do_update(
+        index_elements=[LOGIN_ATTEMPTS.c.key],
+        set_={"attempts": case((stale, 1), else_=LOGIN_ATTEMPTS.c.attempts + 1),
+              "window_started_at": case((stale, now), else_=LOGIN_ATTEMPTS.c.window_started_at)},
+    ).returning(LOGIN_ATTEMPTS.c.attempts)
     return int(conn.execute(statement).scalar_one())
 
 
@@ -117,17 +114,17 @@ def log_in(engine: Engine, *, name: str, password: str, client: str, hours: floa
     if user is None or not valid:
         raise AuthError("wrong name or password")
     with engine.begin() as conn:
-        conn.execute(update(ATTEMPTS).where(ATTEMPTS.c.key == keys[0], ATTEMPTS.c.attempts > 0)
-                     .values(attempts=ATTEMPTS.c.attempts - 1))
-        conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.key == keys[1]))
-        conn.execute(delete(SESSIONS).where(SESSIONS.c.expires_at < now))
+        conn.execute(update(LOGIN_ATTEMPTS).where(LOGIN_ATTEMPTS.c.key == keys[0], LOGIN_ATTEMPTS.c.attempts > 0)
+                     .values(attempts=LOGIN_ATTEMPTS.c.attempts - 1))
+        conn.execute(delete(LOGIN_ATTEMPTS).where(LOGIN_ATTEMPTS.c.key == keys[1]))
+        conn.execute(delete(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.expires_at < now))
         token = secrets.token_urlsafe(32)
-        conn.execute(insert(SESSIONS).values(token_hash=_token_hash(token), user_id=user.id,
+        conn.execute(insert(CONSOLE_SESSIONS).values(token_hash=_token_hash(token), user_id=user.id,
                                              csrf_token=secrets.token_urlsafe(24),
                                              expires_at=now + timedelta(hours=hours)))
     try:  # counters of windows gone by; apart, so that it can never cost the login
         with engine.begin() as conn:
-            conn.execute(delete(ATTEMPTS).where(ATTEMPTS.c.window_started_at < since))
+            conn.execute(delete(LOGIN_ATTEMPTS).where(LOGIN_ATTEMPTS.c.window_started_at < since))
     except DBAPIError:
         log.warning("old login counters were not cleaned up; the next login tries again", exc_info=True)
     return token
@@ -139,9 +136,9 @@ def account_for(engine: Engine, token: str | None) -> Account | None:
         return None
     with engine.connect() as conn:
         row = conn.execute(
-            select(USERS.c.id, USERS.c.name, USERS.c.role, SESSIONS.c.csrf_token, SESSIONS.c.expires_at)
-            .join(SESSIONS, SESSIONS.c.user_id == USERS.c.id)
-            .where(SESSIONS.c.token_hash == _token_hash(token))
+            select(USERS.c.id, USERS.c.name, USERS.c.role, CONSOLE_SESSIONS.c.csrf_token, CONSOLE_SESSIONS.c.expires_at)
+            .join(CONSOLE_SESSIONS, CONSOLE_SESSIONS.c.user_id == USERS.c.id)
+            .where(CONSOLE_SESSIONS.c.token_hash == _token_hash(token))
         ).first()
     if row is None or row.expires_at <= utcnow():
         return None
@@ -151,7 +148,7 @@ def account_for(engine: Engine, token: str | None) -> Account | None:
 def log_out(engine: Engine, token: str | None) -> None:
     if token:
         with engine.begin() as conn:
-            conn.execute(delete(SESSIONS).where(SESSIONS.c.token_hash == _token_hash(token)))
+            conn.execute(delete(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.token_hash == _token_hash(token)))
 
 
 def csrf_matches(account: Account, sent: object) -> bool:

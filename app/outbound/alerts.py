@@ -17,7 +17,7 @@ from app.channels.whatsapp import in_window
 from app.config import Settings
 from app.i18n import FALLBACKS, LANGUAGES, N_, Refusal, Texts
 from app.knowledge.base import KnowledgeBase
-from app.storage.models import Alert, AlertDelivery, Contact, Subscription, utcnow
+from app.storage.models import ALERTS, CONTACTS, DELIVERIES, SUBSCRIPTIONS, utcnow
 
 if TYPE_CHECKING:
     from app.outbound.queue import Queue  # huey is loaded only where a queue is built

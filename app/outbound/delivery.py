@@ -29,7 +29,7 @@ from app.outbound.alerts import (
 )
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import OPTED_OUT, SendError, Twilio, sender_for
-from app.storage.models import DeliveryStatus, utcnow
+from app.storage.models import STATUSES, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,7 @@ from app.i18n import N_, Refusal
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import SendError, Twilio, sender_for
 from app.privacy import mask_text
-from app.storage.models import Contact, Handover, Message, utcnow
-
-HANDOVERS = Handover.__table__  # type: ignore[attr-defined]
-MESSAGES = Message.__table__  # type: ignore[attr-defined]
-CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+from app.storage.models import CONTACTS, HANDOVERS, MESSAGES, utcnow
 
 
 class HandoverError(Refusal):

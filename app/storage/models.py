@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -176,3 +176,21 @@ class LoginAttempt(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     attempts: int = 0
     window_started_at: datetime = Field(default_factory=utcnow)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for the statements that bypass the ORM."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets it without declaring it
+    return table
+
+
+CONTACTS = _table(Contact)
+MESSAGES = _table(Message)
+STATUSES = _table(DeliveryStatus)
+USERS = _table(User)
+CONSOLE_SESSIONS = _table(ConsoleSession)
+SUBSCRIPTIONS = _table(Subscription)
+ALERTS = _table(Alert)
+DELIVERIES = _table(AlertDelivery)
+HANDOVERS = _table(Handover)
+LOGIN_ATTEMPTS = _table(LoginAttempt)

@@ -13,14 +13,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.storage.models import AlertDelivery, Contact, DeliveryStatus, Handover, Message, Subscription, utcnow
-
-CONTACTS = Contact.__table__  # type: ignore[attr-defined]
-MESSAGES = Message.__table__  # type: ignore[attr-defined]
-STATUSES = DeliveryStatus.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-SUBSCRIPTIONS = Subscription.__table__  # type: ignore[attr-defined]
-HANDOVERS = Handover.__table__  # type: ignore[attr-defined]
+from app.storage.models import CONTACTS, DELIVERIES, HANDOVERS, MESSAGES, STATUSES, SUBSCRIPTIONS, utcnow
 
 # Built once: constructing statements per message costs more than running them.
 _CLAIM = insert(MESSAGES).values(direction="in", message_sid=bindparam("sid"), channel=bindparam("channel"),

@@ -10,14 +10,12 @@ from sqlalchemy import select, update
 from app.console import auth
 from app.crypto import box_for
 from app.main import create_app
-from app.outbound.handovers import HANDOVERS
-from app.storage.models import Contact, Message, utcnow
+from app.storage.models import CONTACTS, HANDOVERS, Message, utcnow
 from tests.conftest import BASE, form_of, make_settings, new_sid, post_signed
 from tests.console.test_console import PASSWORD, log_in
 from tests.fake_twilio import ACCOUNT, FakeTwilio
 
 WHATSAPP = "whatsapp:+50688887777"
-CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture
