@@ -1,6 +1,7 @@
 """Checks beyond the schema: references, required languages, SMS length, phones, places, ids, freshness."""
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -8,10 +9,13 @@ import phonenumbers
 
 from app.channels.render import sms_info, to_gsm7
 from app.i18n import Texts
+from app.knowledge.base import short_url
 from app.knowledge.loader import Document, Problem, RawContent, line_of
-from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country
+from app.knowledge.report import coverage, gaps
+from app.knowledge.requirements import STALE_DAYS, required_languages
+from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country, ServicePoint
 
-STALE_DAYS = 180
+Add = Callable[[Problem], None]
 SMS_SEGMENTS = 3
 # Latitude and longitude boxes of each country (with a small margin), to catch swapped or mistyped coordinates.
 BOXES = {
@@ -22,16 +26,6 @@ BOXES = {
 }  # fmt: skip
 
 
-def required_languages(country: str | None, topic: str) -> set[str]:
-    """Languages an answer must have: es and en; fr and ht for Haiti and key regional topics; nl for Suriname."""
-    needed = {"es", "en"}
-    if country == "HT" or (country is None and topic in ("risks", "trafficking", "emergency")):
-        needed |= {"fr", "ht"}
-    if country == "SR":
-        needed.add("nl")
-    return needed
-
-
 def footer_length_sample(language: str, locales_dir: Path | None, source: str) -> str:
     texts = Texts(language, locales_dir or Path("/nonexistent"))
     return texts.gettext("Reviewed {date} · {source}", date="2026-01-01", source=source)
@@ -39,40 +33,56 @@ def footer_length_sample(language: str, locales_dir: Path | None, source: str) -
 
 def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | None = None) -> list[Problem]:
     """Every problem of the content, errors and warnings, in file order."""
-    from app.knowledge.base import short_url
-
     today = today or date.today()
     problems = list(raw.problems)
-    add = problems.append
-    topic_ids: set[str] = set()
-    if raw.topics:
-        doc = raw.topics
-        seen: dict[tuple[str, str], str] = {}
-        for i, topic in enumerate(doc.model.topics):
-            if topic.id in topic_ids:
-                add(Problem(doc.path, line_of(doc.node, ("topics", i, "id")), f"duplicate topic id {topic.id!r}",
-                            "give each topic its own id"))
-            topic_ids.add(topic.id)
-            for language in ("es", "en"):
-                if language not in topic.names:
-                    add(Problem(doc.path, line_of(doc.node, ("topics", i, "names")),
-                                f"topic {topic.id!r} has no name in {language!r}", f"add names.{language}"))
-            for language, words in topic.keywords.items():
-                for word in words:
-                    other = seen.setdefault((language, word.upper()), topic.id)
-                    if other != topic.id:
-                        add(Problem(doc.path, line_of(doc.node, ("topics", i, "keywords", language)),
-                                    f"keyword {word!r} ({language}) is used by {other!r} and {topic.id!r}",
-                                    "keep each keyword for one topic"))
-        for missing in sorted(set(TOPIC_IDS) - topic_ids):
-            add(Problem(doc.path, 1, f"topic {missing!r} is missing", "add it: every topic id is required"))
+    topic_ids = _check_topics(raw, problems.append)
+    _check_countries(raw, problems.append)
+    _check_answers(raw, topic_ids, problems.append, locales_dir, today)
+    _check_services(raw, topic_ids, problems.append)
+    if raw.topics and not any(p for p in problems if not p.warning):
+        problems += _coverage_problems(raw, today)
+    return sorted(problems, key=lambda p: (p.file, p.line))
 
+
+def _check_topics(raw: RawContent, add: Add) -> set[str]:
+    """Each topic id once and every required one present, names in es and en, each keyword for one topic."""
+    topic_ids: set[str] = set()
+    if not raw.topics:
+        return topic_ids
+    doc = raw.topics
+    seen: dict[tuple[str, str], str] = {}
+    for i, topic in enumerate(doc.model.topics):
+        if topic.id in topic_ids:
+            add(Problem(doc.path, line_of(doc.node, ("topics", i, "id")), f"duplicate topic id {topic.id!r}",
+                        "give each topic its own id"))
+        topic_ids.add(topic.id)
+        for language in ("es", "en"):
+            if language not in topic.names:
+                add(Problem(doc.path, line_of(doc.node, ("topics", i, "names")),
+                            f"topic {topic.id!r} has no name in {language!r}", f"add names.{language}"))
+        for language, words in topic.keywords.items():
+            for word in words:
+                other = seen.setdefault((language, word.upper()), topic.id)
+                if other != topic.id:
+                    add(Problem(doc.path, line_of(doc.node, ("topics", i, "keywords", language)),
+                                f"keyword {word!r} ({language}) is used by {other!r} and {topic.id!r}",
+                                "keep each keyword for one topic"))
+    for missing in sorted(set(TOPIC_IDS) - topic_ids):
+        add(Problem(doc.path, 1, f"topic {missing!r} is missing", "add it: every topic id is required"))
+    return topic_ids
+
+
+def _check_countries(raw: RawContent, add: Add) -> None:
+    """Each country file on its own, and every country of the programme present."""
     for key, doc in raw.countries.items():
         _check_country(key, doc, add)
     for code in COUNTRY_CODES:
         if code not in raw.countries and code not in raw.broken:
             add(Problem(f"content/countries/{code}.yaml", 1, f"country {code} is missing", "add its file"))
 
+
+def _check_answers(raw: RawContent, topic_ids: set[str], add: Add, locales_dir: Path | None, today: date) -> None:
+    """Answer files name a known country; entries a known topic, one published each, regional ones replacing."""
     for key, doc in raw.answers.items():
         country = None if key == "regional" else key
         if country is not None and country not in raw.countries and country not in raw.broken:
@@ -93,6 +103,9 @@ def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | Non
                             "remove the `regional` key"))
             _check_answer(doc, at, entry, country, add, locales_dir, short_url(str(entry.sources[0])), today)
 
+
+def _check_services(raw: RawContent, topic_ids: set[str], add: Add) -> None:
+    """Service ids unique across countries, then each point on its own."""
     ids = Counter(p.id for doc in raw.services.values() for p in doc.model.services)
     for key, doc in raw.services.items():
         for i, point in enumerate(doc.model.services):
@@ -100,33 +113,34 @@ def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | Non
             if ids[point.id] > 1:
                 add(Problem(doc.path, line_of(doc.node, (*at, "id")), f"duplicate service id {point.id!r}",
                             "give each service point its own id"))
-            for j, phone in enumerate(point.phones):
-                if not _valid_phone(phone, key):
-                    add(Problem(doc.path, line_of(doc.node, (*at, "phones", j)), f"malformed phone number {phone!r}",
-                                "write it in international form, e.g. +50688887777"))
-            if point.whatsapp and not _valid_phone(point.whatsapp, key):
-                add(Problem(doc.path, line_of(doc.node, (*at, "whatsapp")), f"malformed WhatsApp number "
-                            f"{point.whatsapp!r}", "write it in international form, e.g. +50688887777"))
-            if point.coordinates and key in BOXES:
-                lat, lon = point.coordinates
-                south, north, west, east = BOXES[key]
-                if not (south <= lat <= north and west <= lon <= east):
-                    add(Problem(doc.path, line_of(doc.node, (*at, "coordinates")),
-                                f"coordinates {lat}, {lon} are outside {key}",
-                                "check the order [latitude, longitude] and the signs"))
-            for topic in point.services:
-                if topic not in topic_ids:
-                    add(Problem(doc.path, line_of(doc.node, (*at, "services")), f"unknown topic {topic!r}",
-                                "use topic ids of content/topics.yaml"))
-    if raw.topics and not any(p for p in problems if not p.warning):
-        problems += _coverage_problems(raw, today)
-    return sorted(problems, key=lambda p: (p.file, p.line))
+            _check_point(doc, at, point, key, topic_ids, add)
+
+
+def _check_point(doc: Document, at: tuple[str, int], point: ServicePoint, key: str, topic_ids: set[str],
+                 add: Add) -> None:
+    """A service point's phones dial, its coordinates fall inside its country, its topics exist."""
+    for j, phone in enumerate(point.phones):
+        if not _valid_phone(phone, key):
+            add(Problem(doc.path, line_of(doc.node, (*at, "phones", j)), f"malformed phone number {phone!r}",
+                        "write it in international form, e.g. +50688887777"))
+    if point.whatsapp and not _valid_phone(point.whatsapp, key):
+        add(Problem(doc.path, line_of(doc.node, (*at, "whatsapp")), f"malformed WhatsApp number "
+                    f"{point.whatsapp!r}", "write it in international form, e.g. +50688887777"))
+    if point.coordinates and key in BOXES:
+        lat, lon = point.coordinates
+        south, north, west, east = BOXES[key]
+        if not (south <= lat <= north and west <= lon <= east):
+            add(Problem(doc.path, line_of(doc.node, (*at, "coordinates")),
+                        f"coordinates {lat}, {lon} are outside {key}",
+                        "check the order [latitude, longitude] and the signs"))
+    for topic in point.services:
+        if topic not in topic_ids:
+            add(Problem(doc.path, line_of(doc.node, (*at, "services")), f"unknown topic {topic!r}",
+                        "use topic ids of content/topics.yaml"))
 
 
 def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
     """Every required country × topic × language cell must be answered in its own language."""
-    from app.knowledge.report import coverage, gaps
-
     problems = []
     for cell in gaps(coverage(raw, today=today)):
         key = cell.country if cell.origin == "country" else "regional"
@@ -143,7 +157,7 @@ def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
     return problems
 
 
-def _check_country(key: str, doc: Document, add) -> None:  # type: ignore[no-untyped-def]
+def _check_country(key: str, doc: Document, add: Add) -> None:
     country: Country = doc.model
     if country.code != key:
         add(Problem(doc.path, line_of(doc.node, ("code",)), f"code {country.code} does not match the file name",
@@ -163,7 +177,7 @@ def _check_country(key: str, doc: Document, add) -> None:  # type: ignore[no-unt
                         f"number in {key}", "check the digits against the official source"))
 
 
-def _check_answer(doc: Document, at: tuple, entry: AnswerEntry, country: str | None, add,  # type: ignore[no-untyped-def]
+def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, country: str | None, add: Add,
                   locales_dir: Path | None, source: str, today: date) -> None:
     if entry.status == "published":
         for language in sorted(required_languages(country, entry.topic) - set(entry.texts)):

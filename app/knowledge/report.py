@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.i18n import FALLBACKS, LANGUAGES
-from app.knowledge.checks import STALE_DAYS, required_languages
 from app.knowledge.loader import RawContent
+from app.knowledge.requirements import STALE_DAYS, required_languages
 from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry
 
 SYMBOL = {"present": "✓", "fallback": "~", "missing": "✗", "stale": "!", "draft": "d"}
