@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
+from babel import Locale
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -92,11 +93,9 @@ def console_language(request: Request) -> str:
     asked = request.query_params.get("lang") or request.cookies.get("migrantinfo_lang")
     if asked in CONSOLE_LANGUAGES:
         return str(asked)
-    for part in request.headers.get("accept-language", "").split(","):
-        code = part.split(";")[0].strip()[:2].lower()
-        if code in CONSOLE_LANGUAGES:
-            return code
-    return "es"
+    preferred = [part.split(";")[0].strip() for part in request.headers.get("accept-language", "").split(",")]
+    locale = Locale.negotiate([tag for tag in preferred if tag], CONSOLE_LANGUAGES, sep="-")
+    return locale.language if locale else "es"
 
 
 def render(request: Request, name: str, *, status: int = 200, **values: object) -> HTMLResponse:
