@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+import numpy
 from fastapi import FastAPI, Request, Response
 from twilio.request_validator import RequestValidator
 
@@ -109,9 +110,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)] if sorted_values else math.nan
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (the smallest value with at least p % of the values at or below it)."""
+    return float(numpy.percentile(values, p, method="inverted_cdf")) if values else math.nan
 
 
 async def phase(clients: list[httpx.AsyncClient], url: str, senders: list[Sender], *, pids: tuple[int, ...],
