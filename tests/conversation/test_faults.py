@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from app.storage.db import make_engine
-from app.storage.store import MESSAGES
+from app.storage.models import MESSAGES
 from tests.conftest import (
     BASE,
     ROOT,

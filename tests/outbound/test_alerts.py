@@ -13,8 +13,9 @@ from sqlalchemy import select
 from app.channels.render import sms_info, to_gsm7
 from app.crypto import box_for
 from app.main import create_app
-from app.outbound.alerts import SUBSCRIPTIONS, counts
+from app.outbound.alerts import counts
 from app.storage.db import make_engine
+from app.storage.models import CONTACTS, DELIVERIES, SUBSCRIPTIONS
 from tests.conftest import (
     BASE,
     ROOT,
@@ -221,7 +222,6 @@ def test_retries_on_429_and_5xx_and_records_permanent_failures(database_url, fak
     assert len(fake_twilio.requests) == 12 + 3 + 0  # every message once more per forced failure
     assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(whatsapp[1:] + sms[1:])
     engine = make_engine(settings.database_url)
-    from app.storage.store import CONTACTS
     with engine.connect() as conn:  # the carrier's STOP is remembered: no more alerts to that number
         opted = conn.execute(select(CONTACTS.c.opted_out).where(CONTACTS.c.opted_out.is_(True))).all()
     engine.dispose()
@@ -378,7 +378,7 @@ def test_a_taken_over_delivery_is_looked_up_at_twilio_before_it_is_sent(database
     alert_id = alerts.create(engine, country="MX", composed={"es": text}, created_by="test")
     earlier = datetime.now(UTC) - timedelta(seconds=10)
     with engine.begin() as conn:
-        conn.execute(update(alerts.DELIVERIES).values(status="claimed", attempts=1, claimed_at=earlier,
+        conn.execute(update(DELIVERIES).values(status="claimed", attempts=1, claimed_at=earlier,
                                                       lease_until=earlier + timedelta(seconds=2)))
     for to, body in ((reached, to_gsm7(text)), (missed, "Escriba MENU para ver los temas.")):
         fake_twilio.accepted.append({"To": to, "From": "+5255000001", "Body": body, "sid": new_sid(),

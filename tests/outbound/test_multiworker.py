@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.storage.db import make_engine
-from app.storage.store import MESSAGES
+from app.storage.models import MESSAGES
 from tests.conftest import (
     REDIS_URL,
     ROOT,
