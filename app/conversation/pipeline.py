@@ -216,7 +216,7 @@ class Assistant:
         return Outcome(bodies, u)
 
     def _decide(self, conn: Connection, msg: Inbound, contact: store.ContactRow, convo: Conversation) -> Reply:
-        """Keywords first (opt-out, flood guard, erase, more, language, help), then the dialogue."""
+        """Keywords first (opt-out, flood guard, erase, more, language, help: commands.COMMANDS), then the dialogue."""
         keyword = keywords.match(msg.text) if msg.text else None
         reply = Reply(Understanding(intent=keyword.kind if keyword else "message", language=convo.language,
                                     country=convo.country))
