@@ -34,6 +34,7 @@ ENV PYTHONUNBUFFERED=1 \
     BOT_DIR=/app/bot \
     INBOX_DIR=/data/inbox \
     CONTENT_SNAPSHOT_DIR=/data/content-last-good \
+    ENGINE_CACHE_DIR=/data/engine-cache \
     HOST=0.0.0.0
 
 # A fixed uid keeps the ownership of /data predictable across rebuilds and hosts.
