@@ -9,8 +9,8 @@ from pathlib import Path
 from app.i18n import FALLBACKS, Texts
 from app.knowledge.loader import RawContent
 from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
-from app.text import normalize
 from app.messages import title
+from app.text import normalize
 
 # Topics whose answers start with the country's published emergency numbers, the kind named first.
 NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
