@@ -16,6 +16,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +61,7 @@ class Inbox:
             raise ValueError("a message id of letters and digits is needed")
         entry = Pending(msg.sid, time.time(), self.box.seal(json.dumps(_fields(msg), ensure_ascii=False)))
         with self._lock:
-            os.write(self._fd, f"R {entry.sid} {entry.received_at:.3f} {entry.sealed}\n".encode())
+            os.write(self._fd, _line(entry))
             self._pending.setdefault(entry.sid, entry)
             self._busy.add(entry.sid)
 
@@ -117,27 +119,17 @@ class Inbox:
         for path in sorted(self.folder.glob("journal-*.log")):
             if path == self._path:
                 continue
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
-            try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # its process is alive
-                if not path.exists():
-                    continue  # another process adopted and removed it meanwhile
+            with _orphan(path) as orphan:
+                if not orphan:
+                    continue
                 for entry in _read_pending(path):
                     with self._lock:
                         if entry.sid in self._pending:
                             continue
-                        os.write(self._fd, f"R {entry.sid} {entry.received_at:.3f} {entry.sealed}\n".encode())
+                        os.write(self._fd, _line(entry))
                         self._pending[entry.sid] = entry
                     adopted += 1
                 path.unlink(missing_ok=True)
-            finally:
-                os.close(fd)
         if adopted:
             log.warning("adopted %d unanswered messages from the journals of stopped processes", adopted)
         return adopted
@@ -146,7 +138,7 @@ class Inbox:
         old_fd, old_path = self._fd, self._path
         self._fd, self._path = self._new_journal()
         for entry in self._pending.values():
-            os.write(self._fd, f"R {entry.sid} {entry.received_at:.3f} {entry.sealed}\n".encode())
+            os.write(self._fd, _line(entry))
         os.close(old_fd)
         old_path.unlink(missing_ok=True)
 
@@ -162,21 +154,33 @@ def journals(folder: Path) -> list[tuple[Path, int, bool]]:
     """Each journal in the folder: its path, how many messages it still owes, and whether its process runs."""
     found = []
     for path in sorted(folder.glob("journal-*.log")):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                alive = False
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            except BlockingIOError:
-                alive = True
-            found.append((path, len(_read_pending(path)), alive))
-        finally:
-            os.close(fd)
+        with _orphan(path) as orphan:
+            if orphan is not None:
+                found.append((path, len(_read_pending(path)), not orphan))
     return found
+
+
+@contextmanager
+def _orphan(path: Path) -> Iterator[bool | None]:
+    """Whether a journal's process is gone (then its lock is ours until the block ends); None if it is gone too."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False  # its process holds the lock: alive
+            return
+        yield True if path.exists() else None  # another process may have adopted and removed it meanwhile
+    finally:
+        os.close(fd)  # and the lock with it
+
+
+def _line(entry: Pending) -> bytes:
+    return f"R {entry.sid} {entry.received_at:.3f} {entry.sealed}\n".encode()
 
 
 def _read_pending(path: Path) -> list[Pending]:
