@@ -105,7 +105,8 @@ def test_a_locked_database_loses_no_message_and_keeps_replies_in_time(database_u
             with locked(database_url), ThreadPoolExecutor(6) as pool:
                 replies = list(pool.map(lambda f: post(server.url, f), forms))
                 health = httpx.get(server.url + "/healthz", timeout=5)  # the event loop was never blocked
-                assert health.status_code == 200 and health.elapsed.total_seconds() < 0.5
+                # a blocked event loop would hold it for seconds (a busy timeout per message, up to the budget)
+                assert health.status_code == 200 and health.elapsed.total_seconds() < 1.0
                 time.sleep(max(0.0, 4.0 - max(took for took, _ in replies)))  # locked longer than the budget
             # every reply reached Twilio within the budget (3 s) plus the HTTP round trip
             assert max(took for took, _ in replies) < settings.reply_budget_seconds + 1.5
@@ -166,7 +167,7 @@ def test_a_hanging_rasa_holds_no_lock_and_opens_the_breaker(database_url: str, t
             waiting = [pool.submit(post, server.url, form) for form in free_text]
             time.sleep(0.5)  # they all wait on Rasa now
             took, texts = post(server.url, inbound_form("+5215533339999", "MENU"))
-            assert took < 1.0, "a keyword waited behind messages that wait on Rasa"
+            assert took < settings.rasa_timeout_seconds - 1, "a keyword waited behind messages that wait on Rasa"
             ready = httpx.get(server.url + "/readyz", timeout=5).json()
             assert ready["inbox"]["not_answered_yet"] == 8 and ready["engine"]["rasa_breaker_open"] is False
             answered = [w.result() for w in waiting]
@@ -186,7 +187,7 @@ def test_a_hanging_rasa_holds_no_lock_and_opens_the_breaker(database_url: str, t
             again.server.config.app.state.assistant.understander._open_until = 0.0
             post(again.url, inbound_form("+5215533330100", "donde pido asilo"))  # opens it
             took, texts = post(again.url, inbound_form("+5215533330101", "quiero trabajar en mexico"))
-            assert took < 1.0 and APOLOGY_ES not in texts[0]
+            assert took < settings.rasa_timeout_seconds - 1 and APOLOGY_ES not in texts[0]  # Rasa was not asked
 
 
 def test_an_app_killed_mid_message_answers_after_restart(database_url: str, tmp_path: Path) -> None:
@@ -254,7 +255,7 @@ def test_a_huge_body_cannot_freeze_the_server(tmp_path: Path) -> None:
             call = pool.submit(post, server.url, blob)
             health = httpx.get(server.url + "/healthz", timeout=5)
             took, texts = call.result()
-            assert health.status_code == 200 and health.elapsed.total_seconds() < 0.5
+            assert health.status_code == 200 and health.elapsed.total_seconds() < 1.0  # the old regex took 7 s
             assert took < 2.0 and texts and APOLOGY_ES not in texts[0]
             # a megabyte is not a Twilio request: refused before it is parsed
             huge = inbound_form("+5215566660001", "x" * 1_000_000)
