@@ -5,9 +5,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException
 
 from app import fields, logs
 from app.api import admin, alerts, health, messages, rasa_actions, twilio
@@ -83,5 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(console.LoginRequired)
     async def to_login(_request: Request, _exc: console.LoginRequired) -> RedirectResponse:
         return RedirectResponse("/console/login", status_code=303)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        """A path no route knows: under /console it carries the console's headers too."""
+        assert isinstance(exc, HTTPException)
+        response = await http_exception_handler(request, exc)
+        return console.secure(request, response) if request.url.path.startswith("/console") else response
 
     return app

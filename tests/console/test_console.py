@@ -275,6 +275,10 @@ def test_every_console_answer_carries_the_security_headers(client, operator) -> 
         assert_secured(response)
     assert_secured(client.post("/console/simulator/send", json={}, headers={"x-csrf-token": csrf_of(client)}))  # 422
     assert_secured(client.post("/console/content/reload", data={}))  # 403: no CSRF token
+    missing = client.get("/console/no-such-page")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+    assert_secured(missing)  # a path no route knows
+    assert "content-security-policy" not in client.get("/no-such-page").headers  # outside the console: as before
     page = client.get("/console/simulator").text
     assert re.findall(r"<script[^>]*>", page) == ['<script type="application/json" id="simulator-texts">',
                                                   '<script src="/console/simulator.js">']  # nothing inline runs
