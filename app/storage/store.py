@@ -110,10 +110,9 @@ def stored_reply(engine: Engine, *, sid: str, wait: float) -> list[str] | None:
     """The reply already given to a MessageSid, waiting a while if another worker is still on it."""
     deadline = time.monotonic() + wait
     while True:
-        with engine.connect() as conn:
-            row = conn.execute(select(MESSAGES.c.status, MESSAGES.c.reply).where(MESSAGES.c.message_sid == sid)).first()
-        if row is not None and row.status == "done":
-            return json.loads(row.reply) if row.reply else []
+        status, bodies = inbound_state(engine, sid=sid)
+        if status == "done":
+            return bodies
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.02)
