@@ -19,7 +19,6 @@ from app.console import views as console
 from app.conversation.pipeline import Assistant
 from app.conversation.replay import Replayer, twilio_sender
 from app.knowledge.live import LiveKnowledge
-from app.knowledge.loader import ContentError
 from app.outbound.queue import Queue
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import Twilio
@@ -37,12 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
         upgrade(engine)
-        knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir,
-                                  snapshot_dir=settings.content_snapshot_dir)
-        try:
-            knowledge.reload()
-        except ContentError:  # logged; the snapshot serves if there is one, /readyz says which and why
-            pass
+        # Invalid files: the snapshot serves if there is one, and /readyz says which and why.
+        knowledge = LiveKnowledge.start(settings.content_dir, locales_dir=settings.locales_dir,
+                                        snapshot_dir=settings.content_snapshot_dir)
         if settings.content_watch_seconds > 0:
             knowledge.watch(every=settings.content_watch_seconds)
         if not settings.signature_required:

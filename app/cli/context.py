@@ -14,17 +14,14 @@ if TYPE_CHECKING:  # the commands import what they need when they run, so that `
 def load_parts() -> "tuple[Settings, Engine, LiveKnowledge]":
     """The settings, a migrated database engine and the loaded knowledge base, as the server has them."""
     from app.knowledge.live import LiveKnowledge
-    from app.knowledge.loader import ContentError
     from app.storage.db import make_engine, upgrade
 
     settings = get_settings()
     engine = make_engine(settings.database_url, timeout_seconds=settings.db_timeout_seconds)
     upgrade(engine)
-    knowledge = LiveKnowledge(settings.content_dir, locales_dir=settings.locales_dir,
-                              snapshot_dir=settings.content_snapshot_dir)
-    try:
-        knowledge.reload()
-    except ContentError as exc:
+    knowledge = LiveKnowledge.start(settings.content_dir, locales_dir=settings.locales_dir,
+                                    snapshot_dir=settings.content_snapshot_dir)
+    if (exc := knowledge.last_error) is not None:
         if not knowledge.ready:
             raise SystemExit(f"{exc}\ncontent/ cannot be served and no good version was kept in "
                              f"{settings.content_snapshot_dir}: fix the files (migrantinfo content check)") from None

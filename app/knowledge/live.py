@@ -56,6 +56,16 @@ class LiveKnowledge:
     def ready(self) -> bool:
         return self._current is not None
 
+    @classmethod
+    def start(cls, content_dir: Path, *, locales_dir: Path, snapshot_dir: Path | None) -> "LiveKnowledge":
+        """Load content/, or, when its files are invalid, the last good snapshot (`last_error` then says why)."""
+        knowledge = cls(content_dir, locales_dir=locales_dir, snapshot_dir=snapshot_dir)
+        try:
+            knowledge.reload()
+        except ContentError:
+            pass  # recorded in last_error; ready says whether a snapshot serves
+        return knowledge
+
     def reload(self) -> KnowledgeBase:
         """Load and check content/; on errors keep serving the last good version (after a restart: the snapshot)."""
         with self._lock:
