@@ -17,6 +17,18 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "nl": ("en",),
 }
 DOMAIN = "messages"
+# A reader of Kreyòl usually reads French, one of Portuguese usually Spanish: the first step of a content fallback.
+CLOSE: dict[str, tuple[str, ...]] = {"ht": ("fr",), "pt": ("es",)}
+
+
+def content_chain(language: str, country_languages: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The order in which a reader gets an answer's languages: their own, a close one, the country's, English.
+
+    A Haitian reader in Mexico or the Dominican Republic gets Kreyòl, then French, then Spanish, then English;
+    in Haiti, Kreyòl then French. Spanish closes the chain, so every text in es or en is reachable.
+    """
+    chain = (language, *CLOSE.get(language, ()), *(c for c in country_languages if c in LANGUAGES), "en", "es")
+    return tuple(dict.fromkeys(chain))
 
 
 def normalize_language(code: str | None, *, default: str = "es") -> str:

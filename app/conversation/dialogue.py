@@ -8,6 +8,7 @@ from app.conversation import keywords
 from app.i18n import Texts
 from app.knowledge import KnowledgeBase
 from app.knowledge.base import Answer, short_url
+from app.knowledge.places import NEAR_KM
 from app.messages import Inbound, Reply, Understanding, title
 from app.understanding.danger import in_danger
 from app.understanding.router import Understander
@@ -202,12 +203,25 @@ class Dialogue:
     def _nearby(self, location: tuple[float, float], kb: KnowledgeBase, texts: Texts, convo: Conversation,
                 reply: Reply) -> Reply:
         reply.understanding.intent = "location"
-        matches = kb.nearest(location)
-        if not matches:
+        nearby = kb.nearby(location, convo.country)
+        if nearby.home:
+            self._services(nearby.home, kb, texts, convo, reply, title(texts.gettext("Nearest service points:")))
+        elif nearby.country:
             reply.understanding.answered = False
-            reply.say(texts.gettext("Thank you. I have no checked service points near you yet."))
-            return self._menu(kb, texts, convo, reply)
-        return self._services(matches, kb, texts, convo, reply, title(texts.gettext("Nearest service points:")))
+            reply.say(texts.gettext("We have no checked service point within {km} km of you.", km=round(NEAR_KM)))
+        if nearby.abroad is not None:
+            self._services([nearby.abroad], kb, texts, convo, reply, texts.gettext(
+                "The nearest is in {country}, {km} km away:",
+                country=kb.country_name(nearby.abroad.country, convo.language), km=round(nearby.abroad.km or 0)))
+        if nearby.home:
+            return reply
+        numbers = kb.numbers_block(nearby.country, convo.language) if nearby.country else ""
+        if numbers:
+            reply.say(numbers)
+            return reply
+        reply.understanding.answered = False
+        reply.say(texts.gettext("Thank you. I have no checked service points near you yet."))
+        return self._menu(kb, texts, convo, reply)
 
     def _services(self, matches: list, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply,
                   heading: str) -> Reply:

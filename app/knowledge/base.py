@@ -1,20 +1,27 @@
 """KnowledgeBase: answers, countries and service points, in memory, pure look-ups."""
 
-import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from app.i18n import FALLBACKS, Texts
+from app.i18n import FALLBACKS, Texts, content_chain
 from app.knowledge.loader import RawContent
-from app.knowledge.schema import AnswerEntry, Country, ServicePoint, Topic
+from app.knowledge.places import Nearby, countries_at, distance_km, split_nearby
+from app.knowledge.schema import AnswerEntry, Country, Entry, ServicePoint, Topic, source_url
 from app.messages import title
 from app.text import normalize
 
 # Topics whose answers start with the country's published emergency numbers, the kind named first.
 NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
 WORD = re.compile(r"[A-Z0-9]+")
+# The closing line of a regional text that asks for the country ("Escribe el nombre del país …, o MENU."):
+# dropped once the country is known. Matches a last line, or a last sentence of an SMS paragraph.
+COUNTRY_PROMPT = re.compile(
+    r"(?:(?<=[.!?])[ \t]+|\n|^)(?:O |Or |Ou |Oswa )?(?:Escribe (?:el nombre del |tu )?pa[ií]s|Write (?:the |your )?"
+    r"country|[ÉE]crivez le (?:nom du )?pays|Ekri non peyi|Escreva o (?:nome do )?pa[ií]s|Schrijf (?:de naam van )?"
+    r"(?:het|uw|je) land)[^\n]*$", re.IGNORECASE)
 LANGUAGE_NAMES = {"es": "español", "en": "English", "fr": "français", "ht": "kreyòl", "pt": "português",
                   "nl": "Nederlands"}
 
@@ -29,6 +36,7 @@ class Answer:
     last_reviewed: date
     source: str
     fell_back: bool
+    entry: str | None = None  # the id of a specific entry, None for a topic overview
 
 
 @dataclass(frozen=True)
@@ -38,19 +46,16 @@ class ServiceMatch:
     km: float | None
 
 
+def without_country_prompt(text: str) -> str:
+    return COUNTRY_PROMPT.sub("", text).rstrip()
+
+
 def short_url(url: str) -> str:
     """Where to confirm, short enough for an SMS: 'https://www.gob.mx/comar/x/y' -> 'gob.mx/comar'."""
     host, _, path = url.split("://", 1)[-1].partition("/")
     host = host[4:] if host.startswith("www.") else host
     first = path.split("/", 1)[0].split("?", 1)[0]
     return f"{host}/{first}" if first and len(first) <= 16 and "." not in first and not first.isdigit() else host
-
-
-def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance (haversine, mean Earth radius)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0088 * math.asin(math.sqrt(h))
 
 
 class KnowledgeBase:
@@ -67,6 +72,13 @@ class KnowledgeBase:
             for entry in doc.model.answers:
                 if entry.status == "published":
                     self._answers[(entry.topic, scope)] = entry
+        self.entries: dict[str, Entry] = {}
+        self.entry_scope: dict[str, str | None] = {}  # entry id -> its country, None for regional entries
+        for key, doc in raw.entries.items():
+            for item in doc.model.entries:
+                if item.status == "published":
+                    self.entries[item.id] = item
+                    self.entry_scope[item.id] = None if key == "regional" else key
         self.services: list[ServiceMatch] = [
             ServiceMatch(point, code, None)
             for code, doc in raw.services.items()
@@ -137,27 +149,52 @@ class KnowledgeBase:
         main = own or regional
         if main is None:
             return None
-        chain = (language, *FALLBACKS.get(language, ("en",)))
-        # the language asked, else its nearest fallback, else the entry's first language
-        lang = min(main.texts, key=lambda code: chain.index(code) if code in chain else len(chain))
-        text = main.texts[lang]
-        whatsapp, sms = text.whatsapp, text.sms
+        lang = self.pick_language(main.texts, language, country)
+        whatsapp, sms = main.texts[lang].whatsapp, main.texts[lang].sms
+        if own is None and country:  # the country is known: the regional text's "write the country" goes
+            whatsapp, sms = without_country_prompt(whatsapp), without_country_prompt(sms)
         if own is not None and own.regional == "append" and regional is not None and lang in regional.texts:
-            whatsapp = f"{whatsapp}\n\n{regional.texts[lang].whatsapp}"
-        texts = Texts(language, self.locales_dir)
+            whatsapp = f"{whatsapp}\n\n{without_country_prompt(regional.texts[lang].whatsapp)}"
         if topic in NUMBER_TOPICS and country and own is None:  # country answers carry their own numbers
             numbers = self.numbers_block(country, language, first=NUMBER_TOPICS[topic])
             if numbers:
                 whatsapp, sms = f"{numbers}\n\n{whatsapp}", f"{numbers}\n{sms}"
-        source = short_url(str(main.sources[0]))
-        footer = texts.gettext("Reviewed {date} · {source}", date=main.last_reviewed.isoformat(), source=source)
+        return self._finish(Answer(topic, country if own else None, lang, whatsapp, sms, main.last_reviewed,
+                                   short_url(source_url(main.sources[0])), lang != language), language)
+
+    def entry_answer(self, entry_id: str, language: str, country: str | None = None) -> Answer | None:
+        """A specific entry, in the language asked or the nearest fallback for a reader in `country`."""
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            return None
+        scope = self.entry_scope[entry_id]
+        lang = self.pick_language(entry.texts, language, scope or country)
+        text = entry.texts[lang]
+        return self._finish(Answer(entry.topic, scope, lang, text.whatsapp, text.sms, entry.last_reviewed,
+                                   short_url(str(entry.sources[0].url)), lang != language, entry.id), language)
+
+    def entries_for(self, country: str | None, topic: str | None = None) -> list[Entry]:
+        """The published entries a reader in `country` may be given: the country's own, then the regional ones."""
+        return [e for e in self.entries.values() if self.entry_scope[e.id] in (country, None)
+                and (topic is None or e.topic == topic)]
+
+    def pick_language(self, texts: Mapping[str, object], language: str, country: str | None) -> str:
+        """The language asked, else the nearest along the reader's chain, else the text's first language."""
+        own = tuple(self.countries[country].official_languages) if country in self.countries else ()
+        chain = content_chain(language, own)  # type: ignore[arg-type]
+        return min(texts, key=lambda code: chain.index(code) if code in chain else len(chain))
+
+    def _finish(self, answer: Answer, language: str) -> Answer:
+        """The reader-facing texts: a note when the language fell back, and the review line."""
+        texts = Texts(language, self.locales_dir)
+        footer = texts.gettext("Reviewed {date} · {source}", date=answer.last_reviewed.isoformat(),
+                               source=answer.source)
         notes = []
-        if lang != language:
+        if answer.fell_back:
             notes.append(texts.gettext("(This answer is not yet available in {language}.)",
                                        language=LANGUAGE_NAMES.get(language, language)))
-        whatsapp = "\n\n".join([*notes, whatsapp, footer])
-        sms = "\n".join([*notes, sms, footer])
-        return Answer(topic, country if own else None, lang, whatsapp, sms, main.last_reviewed, source, lang != language)
+        return replace(answer, whatsapp="\n\n".join([*notes, answer.whatsapp, footer]),
+                       sms="\n".join([*notes, answer.sms, footer]))
 
     def emergency_numbers(self, country: str, language: str, *, first: str = "general") -> list[tuple[str, str]]:
         """(label, number) of the published emergency numbers of a country, the kind asked for first."""
@@ -185,6 +222,15 @@ class KnowledgeBase:
             if s.point.coordinates is not None
         ]
         return sorted(placed, key=lambda m: m.km or 0.0)[:limit]
+
+    def nearby(self, location: tuple[float, float], country: str | None) -> Nearby:
+        """Service points near a person, kept to their country (known, else the one their location lies in)."""
+        ranked = self.nearest(location, limit=len(self.services))
+        if country is None:
+            candidates = countries_at(location)
+            country = next((m.country for m in ranked if m.country in candidates), None) \
+                or (candidates[0] if candidates else None)
+        return split_nearby(ranked, country)
 
     def in_city(self, city: str) -> list[ServiceMatch]:
         """The published service points of a city, by name without accents or case."""

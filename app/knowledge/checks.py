@@ -7,28 +7,16 @@ from pathlib import Path
 
 import phonenumbers
 
-from app.channels.render import sms_info, to_gsm7
-from app.i18n import Texts
 from app.knowledge.base import short_url
+from app.knowledge.entry_checks import check_entries, check_sources, check_texts, published_numbers
+from app.knowledge.evidence import backing_numbers, unbacked
+from app.knowledge.places import BOXES
 from app.knowledge.loader import Document, Problem, RawContent, line_of
 from app.knowledge.report import coverage, gaps
 from app.knowledge.requirements import STALE_DAYS, required_languages
-from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country, ServicePoint
+from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country, ServicePoint, Source, source_url
 
 Add = Callable[[Problem], None]
-SMS_SEGMENTS = 3
-# Latitude and longitude boxes of each country (with a small margin), to catch swapped or mistyped coordinates.
-BOXES = {
-    "BZ": (15.7, 18.6, -89.4, -87.3), "CR": (5.4, 11.3, -87.2, -82.5), "SV": (13.0, 14.5, -90.2, -87.6),
-    "GT": (13.6, 17.9, -92.3, -88.1), "GD": (11.9, 12.6, -61.9, -61.3), "HT": (17.9, 20.2, -74.6, -71.6),
-    "HN": (12.9, 17.5, -89.4, -83.1), "MX": (14.4, 32.8, -118.5, -86.6), "PA": (7.1, 9.7, -83.1, -77.1),
-    "SR": (1.8, 6.1, -58.1, -53.9), "DO": (17.4, 20.0, -72.1, -68.3),
-}  # fmt: skip
-
-
-def footer_length_sample(language: str, locales_dir: Path | None, source: str) -> str:
-    texts = Texts(language, locales_dir or Path("/nonexistent"))
-    return texts.gettext("Reviewed {date} · {source}", date="2026-01-01", source=source)
 
 
 def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | None = None) -> list[Problem]:
@@ -39,6 +27,7 @@ def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | Non
     _check_countries(raw, problems.append)
     _check_answers(raw, topic_ids, problems.append, locales_dir, today)
     _check_services(raw, topic_ids, problems.append)
+    check_entries(raw, topic_ids, problems.append, locales_dir, today)
     if raw.topics and not any(p for p in problems if not p.warning):
         problems += _coverage_problems(raw, today)
     return sorted(problems, key=lambda p: (p.file, p.line))
@@ -88,6 +77,7 @@ def _check_answers(raw: RawContent, topic_ids: set[str], add: Add, locales_dir: 
         if country is not None and country not in raw.countries and country not in raw.broken:
             add(Problem(doc.path, 1, f"unknown country {key!r}", "name the file after a country of content/countries/"))
         published = Counter(e.topic for e in doc.model.answers if e.status == "published")
+        numbers = published_numbers(raw, country)
         for i, entry in enumerate(doc.model.answers):
             at = ("answers", i)
             if entry.topic not in topic_ids:
@@ -101,7 +91,7 @@ def _check_answers(raw: RawContent, topic_ids: set[str], add: Add, locales_dir: 
             if country is None and entry.regional != "replace":
                 add(Problem(doc.path, line_of(doc.node, (*at, "regional")), "regional answers cannot append",
                             "remove the `regional` key"))
-            _check_answer(doc, at, entry, country, add, locales_dir, short_url(str(entry.sources[0])), today)
+            _check_answer(doc, at, entry, numbers, add, locales_dir, today)
 
 
 def _check_services(raw: RawContent, topic_ids: set[str], add: Add) -> None:
@@ -133,10 +123,28 @@ def _check_point(doc: Document, at: tuple[str, int], point: ServicePoint, key: s
             add(Problem(doc.path, line_of(doc.node, (*at, "coordinates")),
                         f"coordinates {lat}, {lon} are outside {key}",
                         "check the order [latitude, longitude] and the signs"))
+    if point.status == "published":
+        _check_point_evidence(doc, at, point, add)
     for topic in point.services:
         if topic not in topic_ids:
             add(Problem(doc.path, line_of(doc.node, (*at, "services")), f"unknown topic {topic!r}",
                         "use topic ids of content/topics.yaml"))
+
+
+def _check_point_evidence(doc: Document, at: tuple[str, int], point: ServicePoint, add: Add) -> None:
+    """A published point's phones, address and hours are in its quote."""
+    stated = [*point.phones, *([point.whatsapp] if point.whatsapp else [])]
+    words = [w for w in (point.address, point.hours) if w]
+    if not (stated or words):
+        return
+    if not point.quote or not point.source:
+        add(Problem(doc.path, line_of(doc.node, (*at, "source")), f"{point.id}: phones, address or hours without "
+                    "a quote", "add `source` and `quote`: the passage of the page that states them"))
+        return
+    backed = backing_numbers([point.quote])
+    for claim in [c for text in (*stated, *words) for c in unbacked(text, backed)]:
+        add(Problem(doc.path, line_of(doc.node, (*at, "quote")), f"{point.id}: {claim.text!r} is not in the quote",
+                    "quote the passage that states it, or remove it"))
 
 
 def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
@@ -177,8 +185,9 @@ def _check_country(key: str, doc: Document, add: Add) -> None:
                         f"number in {key}", "check the digits against the official source"))
 
 
-def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, country: str | None, add: Add,
-                  locales_dir: Path | None, source: str, today: date) -> None:
+def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, numbers: list[str], add: Add,
+                  locales_dir: Path | None, today: date) -> None:
+    country = None if doc.path.endswith("regional.yaml") else Path(doc.path).stem
     if entry.status == "published":
         for language in sorted(required_languages(country, entry.topic) - set(entry.texts)):
             add(Problem(doc.path, line_of(doc.node, (*at, "texts")),
@@ -191,17 +200,10 @@ def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, countr
     if entry.last_reviewed > today:
         add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
                     "use the date of the review"))
-    for i, url in enumerate(entry.sources):
-        if url.scheme != "https":
-            add(Problem(doc.path, line_of(doc.node, (*at, "sources", i)), f"source {url} is not https",
-                        "use the https:// address of the official page"))
-    for language, text in entry.texts.items():
-        sms = to_gsm7(text.sms + "\n" + footer_length_sample(language, locales_dir, source))
-        info = sms_info(sms)
-        if info.segments > SMS_SEGMENTS:
-            add(Problem(doc.path, line_of(doc.node, (*at, "texts", language, "sms")),
-                        f"{entry.topic}/{language}: SMS is {info.segments} segments with the review line "
-                        f"({info.units} characters)", f"shorten it to fit {SMS_SEGMENTS} segments (about 400 characters)"))
+    check_sources(doc, at, list(entry.sources), today, add)
+    backed = backing_numbers((s.quote for s in entry.sources if isinstance(s, Source)), numbers)
+    check_texts(doc, at, entry.texts, name=entry.topic, published=entry.status == "published", backed=backed,
+                locales_dir=locales_dir, source=short_url(source_url(entry.sources[0])), add=add)
 
 
 def _valid_phone(number: str, region: str) -> bool:

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.knowledge.schema import AnswersFile, Country, ServicesFile, TopicsFile
+from app.knowledge.schema import AnswersFile, Country, EntriesFile, ServicesFile, TopicsFile
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class RawContent:
     countries: dict[str, Document] = field(default_factory=dict)
     answers: dict[str, Document] = field(default_factory=dict)  # "regional" or a country code
     services: dict[str, Document] = field(default_factory=dict)
+    entries: dict[str, Document] = field(default_factory=dict)  # "regional" or a country code
     problems: list[Problem] = field(default_factory=list)
     version: str = ""
     broken: set[str] = field(default_factory=set)  # country codes whose country file failed to parse
@@ -156,12 +157,10 @@ def load_content(root: Path) -> RawContent:
             raw.countries[path.stem] = doc
         else:
             raw.broken.add(path.stem)
-    for path in sorted(p for p in (root / "answers").glob("*.yaml") if p.is_file()):
-        doc = _parse(path, root, AnswersFile, raw)
-        if doc:
-            raw.answers[path.stem] = doc
-    for path in sorted(p for p in (root / "services").glob("*.yaml") if p.is_file()):
-        doc = _parse(path, root, ServicesFile, raw)
-        if doc:
-            raw.services[path.stem] = doc
+    for folder, model, table in (("answers", AnswersFile, raw.answers), ("services", ServicesFile, raw.services),
+                                 ("entries", EntriesFile, raw.entries)):
+        for path in sorted(p for p in (root / folder).glob("*.yaml") if p.is_file()):
+            doc = _parse(path, root, model, raw)
+            if doc:
+                table[path.stem] = doc
     return raw

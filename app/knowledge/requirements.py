@@ -11,3 +11,16 @@ def required_languages(country: str | None, topic: str) -> set[str]:
     if country == "SR":
         needed.add("nl")
     return needed
+
+
+MIN_ASKS = 5  # phrasings per language of a specific entry
+
+
+def entry_languages(country: str | None) -> set[str]:
+    """Languages a published specific entry must have: es and en; fr and ht in Haiti; nl in Suriname."""
+    needed = {"es", "en"}
+    if country == "HT":
+        needed |= {"fr", "ht"}
+    if country == "SR":
+        needed.add("nl")
+    return needed

@@ -34,6 +34,7 @@ class EmergencyNumber(Strict):
     label: dict[Language, str]
     status: Status
     source: HttpUrl
+    call_tested: bool = False  # shown to editors, never to the person
 
 
 class Country(Strict):
@@ -51,18 +52,50 @@ class AnswerText(Strict):
     sms: str = Field(min_length=1)
 
 
+class Source(Strict):
+    """Evidence for a text: the page, who published it, when it was seen, and the passage that backs the text."""
+
+    url: HttpUrl
+    publisher: str = Field(min_length=2)
+    label: Literal["official", "corroborated", "sheet"]
+    seen_on: date
+    quote: str = Field(min_length=10, max_length=1200)
+    also: list[HttpUrl] = []  # the same fact elsewhere: the other URLs of a facts-sheet row, other languages
+
+
+def source_url(source: "HttpUrl | Source") -> str:
+    return str(source.url if isinstance(source, Source) else source)
+
+
 class AnswerEntry(Strict):
     topic: str
     status: Status
     regional: Literal["replace", "append"] = "replace"
     last_reviewed: date
     reviewer: str = Field(min_length=1)
-    sources: list[HttpUrl] = Field(min_length=1)
+    sources: list[HttpUrl | Source] = Field(min_length=1)
     texts: dict[Language, AnswerText]
 
 
 class AnswersFile(Strict):
     answers: list[AnswerEntry]
+
+
+class Entry(Strict):
+    """A specific answer to one question people ask, with the phrasings they use and its evidence."""
+
+    id: str = Field(pattern=r"^(region|[a-z]{2})-[a-z0-9]+(-[a-z0-9]+)*$")
+    topic: str
+    status: Status
+    last_reviewed: date
+    reviewer: str = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
+    asks: dict[Language, list[str]]
+    texts: dict[Language, AnswerText]
+
+
+class EntriesFile(Strict):
+    entries: list[Entry]
 
 
 class ServicePoint(Strict):
@@ -85,6 +118,8 @@ class ServicePoint(Strict):
     verified_on: date
     status: Status
     source: HttpUrl | None = None
+    quote: str | None = None  # the passage of `source` that backs phones, address and hours
+    call_tested: bool = False  # shown to editors, never to the person
 
 
 class ServicesFile(Strict):

@@ -1,0 +1,65 @@
+"""Where things are: distances, the countries a point may lie in, and the nearest service points to a person."""
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+NEAR_KM = 50.0  # beyond this, a service point is not "near": the reply says so and gives the national line
+# Latitude and longitude boxes of each country (with a small margin), to catch swapped or mistyped coordinates and
+# to tell which countries a shared location may be in. Boxes overlap along borders.
+BOXES = {
+    "BZ": (15.7, 18.6, -89.4, -87.3), "CR": (5.4, 11.3, -87.2, -82.5), "SV": (13.0, 14.5, -90.2, -87.6),
+    "GT": (13.6, 17.9, -92.3, -88.1), "GD": (11.9, 12.6, -61.9, -61.3), "HT": (17.9, 20.2, -74.6, -71.6),
+    "HN": (12.9, 17.5, -89.4, -83.1), "MX": (14.4, 32.8, -118.5, -86.6), "PA": (7.1, 9.7, -83.1, -77.1),
+    "SR": (1.8, 6.1, -58.1, -53.9), "DO": (17.4, 20.0, -72.1, -68.3),
+}  # fmt: skip
+
+
+class Placed(Protocol):
+    @property
+    def country(self) -> str: ...
+    @property
+    def km(self) -> float | None: ...
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def in_box(code: str, location: tuple[float, float]) -> bool:
+    south, north, west, east = BOXES[code]
+    return south <= location[0] <= north and west <= location[1] <= east
+
+
+def countries_at(location: tuple[float, float]) -> list[str]:
+    """The countries whose box holds a location: one away from borders, two or three near them."""
+    return [code for code in BOXES if in_box(code, location)]
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """What to tell a person who shared a location: points in their country, and what lies abroad."""
+
+    country: str | None  # the person's country, as far as we can tell
+    home: list[Any]  # points in that country within NEAR_KM, nearest first
+    abroad: Any  # the nearest point of another country, when it is nearer than anything at home
+    nearest_home_km: float | None  # how far the nearest point at home is, even beyond NEAR_KM
+
+
+def split_nearby(ranked: Iterable[Placed], country: str | None, *, limit: int = 3) -> Nearby:
+    """Keep a person's services in their country; say plainly when the nearest one is across a border."""
+    ranked = list(ranked)
+    if country is None and ranked:
+        country = ranked[0].country
+    home = [m for m in ranked if m.country == country]
+    abroad = next((m for m in ranked if m.country != country), None)
+    if abroad is not None and home and (abroad.km or 0.0) >= (home[0].km or 0.0):
+        abroad = None
+    near = [m for m in home if (m.km or 0.0) <= NEAR_KM][:limit]
+    if abroad is not None and (abroad.km or 0.0) > NEAR_KM:
+        abroad = None
+    return Nearby(country, near, abroad, home[0].km if home else None)
