@@ -1,4 +1,4 @@
-"""`migrantinfo content check|report|reload`: the knowledge base."""
+"""`migrantinfo content check|report|sources|preview|reload`: the knowledge base."""
 
 import argparse
 import sys
@@ -21,17 +21,64 @@ def content_check(_: argparse.Namespace) -> int:
 
 
 def content_report(args: argparse.Namespace) -> int:
+    from app.knowledge import entry_report
     from app.knowledge.loader import load_content
     from app.knowledge.report import as_csv, as_html, as_text, coverage
 
     settings = get_settings()
     raw = load_content(settings.content_dir)
     cells = coverage(raw)
+    rows, numbers = entry_report.entry_rows(raw), entry_report.number_rows(raw)
     print(as_text(cells))
-    for path, text in ((args.csv, as_csv(cells)), (args.html, as_html(cells, version=raw.version))):
+    print(entry_report.as_text(rows, numbers))
+    folder = Path(args.csv).parent
+    page = as_html(cells, version=raw.version) + entry_report.as_html(rows, numbers)
+    for path, text in ((args.csv, as_csv(cells)), (str(folder / "entries.csv"), entry_report.as_csv(rows)),
+                       (str(folder / "numbers.csv"), entry_report.numbers_csv(numbers)), (args.html, page)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
         print(f"wrote {path}")
+    return 0
+
+
+def content_sources(args: argparse.Namespace) -> int:
+    """Write content/SOURCES.md from the entries' sources; --check only says whether it is up to date."""
+    from app.knowledge.loader import load_content
+    from app.knowledge.sources import sources_markdown
+
+    settings = get_settings()
+    text = sources_markdown(load_content(settings.content_dir))
+    path = settings.content_dir / "SOURCES.md"
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if current != text:
+            print(f"{path} is out of date: run `migrantinfo content sources`")
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+def content_preview(args: argparse.Namespace) -> int:
+    """Show a specific entry as a person would get it, on SMS (pages, segments) or WhatsApp."""
+    from app.channels.render import sms_info, to_gsm7
+    from app.knowledge.base import KnowledgeBase
+    from app.knowledge.loader import load_content
+
+    settings = get_settings()
+    kb = KnowledgeBase(load_content(settings.content_dir), locales_dir=settings.locales_dir)
+    answer = kb.entry_answer(args.id, args.language, args.country)
+    if answer is None:
+        print(f"no published entry {args.id!r}", file=sys.stderr)
+        return 1
+    if args.channel == "sms":
+        text = to_gsm7(answer.sms)
+        info = sms_info(text)
+        print(f"{text}\n--- {info.segments} segment(s), {info.units} {info.encoding} units")
+    else:
+        print(answer.whatsapp)
     return 0
 
 
@@ -64,6 +111,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", default="var/coverage.csv")
     p.add_argument("--html", default="var/coverage.html")
     p.set_defaults(func=content_report)
+    p = content.add_parser("sources", help="write content/SOURCES.md from the entries' sources")
+    p.add_argument("--check", action="store_true", help="only say whether SOURCES.md is up to date")
+    p.set_defaults(func=content_sources)
+    p = content.add_parser("preview", help="show a specific entry as a person gets it")
+    p.add_argument("id")
+    p.add_argument("--language", default="es")
+    p.add_argument("--country", help="the reader's country (for the language fallback)")
+    p.add_argument("--channel", choices=("sms", "whatsapp"), default="whatsapp")
+    p.set_defaults(func=content_preview)
     p = content.add_parser("reload", help="make the running server reload content/")
     p.add_argument("--url", help="base URL of the server (default http://HOST:PORT)")
     p.set_defaults(func=content_reload)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import phonenumbers
 
-from app.knowledge.base import short_url
+from app.knowledge.base import NUMBER_TOPICS, KnowledgeBase, short_url
 from app.knowledge.entry_checks import check_entries, check_sources, check_texts, published_numbers
-from app.knowledge.evidence import backing_numbers, unbacked
+from app.knowledge.evidence import backing_numbers, claims, digits_of, unbacked
 from app.knowledge.places import BOXES
 from app.knowledge.loader import Document, Problem, RawContent, line_of
 from app.knowledge.report import coverage, gaps
@@ -30,6 +30,7 @@ def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | Non
     check_entries(raw, topic_ids, problems.append, locales_dir, today)
     if raw.topics and not any(p for p in problems if not p.warning):
         problems += _coverage_problems(raw, today)
+        problems += _numbers_problems(raw, locales_dir)
     return sorted(problems, key=lambda p: (p.file, p.line))
 
 
@@ -162,6 +163,26 @@ def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
         problems.append(Problem(path, line, f"{cell.country} × {cell.topic} has no published answer in "
                                 f"{cell.language!r} ({cell.status})", f"add texts.{cell.language} here, or write "
                                 f"a {cell.country} answer for {cell.topic}"))
+    return problems
+
+
+def _numbers_problems(raw: RawContent, locales_dir: Path | None) -> list[Problem]:
+    """A person in danger gets a number: each country's emergency and trafficking answers carry a published one."""
+    kb = KnowledgeBase(raw, locales_dir=locales_dir or Path("/nonexistent"))
+    problems = []
+    for code, doc in raw.countries.items():
+        numbers = {digits_of(n) for _, n in kb.emergency_numbers(code, "es")}
+        if not numbers:
+            problems.append(Problem(doc.path, line_of(doc.node, ("emergency",)), f"{code} publishes no emergency "
+                                    "number", "publish at least one number an official source gives"))
+            continue
+        for topic in NUMBER_TOPICS:
+            for language in ("es", "en"):
+                answer = kb.answer(topic, code, language)
+                if answer and not numbers & {c.digits for c in claims(answer.sms)}:
+                    problems.append(Problem(doc.path, line_of(doc.node, ("emergency",)), f"{code} × {topic} "
+                                            f"({language}): the SMS answer gives none of the published numbers",
+                                            f"name a published number in the {code} {topic} answer"))
     return problems
 
 

@@ -16,12 +16,30 @@ from app.knowledge.evidence import backing_numbers, unbacked
 from app.knowledge.loader import Document, Problem, RawContent, line_of
 from app.knowledge.requirements import MIN_ASKS, entry_languages
 from app.knowledge.schema import AnswerText, Entry, Source, source_url
-from app.text import normalize
+from app.text import normalize, strip_accents
 
 Add = Callable[[Problem], None]
 Path_ = tuple[str | int, ...]
 SMS_SEGMENTS = 3
+WORDS = re.compile(r"[^\W\d_]+")
+# Words that are right both with and without an accent ("que" and "qué", "a" and "à"): not counted as lost.
+HOMOGRAPHS = frozenset({"que", "el", "se", "te", "de", "mi", "si", "tu", "a", "ou", "la", "du", "sur", "des", "ca"})
 USTED = re.compile(r"\busted(es)?\b", re.IGNORECASE)
+
+
+def lost_letters(text: AnswerText) -> list[tuple[str, str]]:
+    """Words the SMS wrote without a letter GSM-7 has, which the WhatsApp text writes with it ("pe" for "pè")."""
+    accented: dict[str, str] = {}
+    plain: set[str] = set()
+    for word in WORDS.findall(to_gsm7(text.whatsapp)):
+        bare = strip_accents(word).lower()
+        (plain.add(bare) if bare == word.lower() else accented.setdefault(bare, word.lower()))
+    lost = {}
+    for word in WORDS.findall(to_gsm7(text.sms)):
+        bare = word.lower()
+        if bare == strip_accents(bare) and bare in accented and bare not in plain and bare not in HOMOGRAPHS:
+            lost[bare] = accented[bare]
+    return sorted(lost.items())
 
 
 def footer_sample(language: str, locales_dir: Path | None, source: str) -> str:
@@ -59,6 +77,10 @@ def check_texts(doc: Document, at: Path_, texts: Mapping[str, AnswerText], *, na
         if info.segments > SMS_SEGMENTS:
             add(Problem(doc.path, sms_at, f"{name}/{language}: SMS is {info.segments} segments with the review "
                         f"line ({info.units} characters)", f"shorten it to fit {SMS_SEGMENTS} segments"))
+        for plain, accented in lost_letters(text):
+            add(Problem(doc.path, sms_at, f"{name}/{language}: the SMS writes {plain!r} where the text writes "
+                        f"{accented!r}", "keep the letters SMS can carry (è é à ù ì ò ñ ü ä ö Ç ¿ ¡): write "
+                        f"{accented!r}"))
         if not published:
             continue
         for field in ("whatsapp", "sms"):
