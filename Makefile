@@ -30,6 +30,7 @@ db: setup
 
 content-check: setup
 	$(BIN)/migrantinfo content check
+	$(BIN)/migrantinfo content sources --check
 
 # `make run ENGINE=rasa` also prepares Rasa (its Python 3.10 environment, a model when bot/ changed) and starts it.
 run: db

@@ -224,12 +224,16 @@ class KnowledgeBase:
         return sorted(placed, key=lambda m: m.km or 0.0)[:limit]
 
     def nearby(self, location: tuple[float, float], country: str | None) -> Nearby:
-        """Service points near a person, kept to their country (known, else the one their location lies in)."""
+        """Service points near a person, kept to the country they are in.
+
+        Where they are wins over the country remembered for them (a Honduran number shares a location in
+        Tapachula: Mexico). Near a border, where the boxes of two countries overlap, the remembered country
+        decides, else the country of the nearest service point.
+        """
         ranked = self.nearest(location, limit=len(self.services))
-        if country is None:
-            candidates = countries_at(location)
-            country = next((m.country for m in ranked if m.country in candidates), None) \
-                or (candidates[0] if candidates else None)
+        candidates = countries_at(location)
+        if country not in candidates and candidates:
+            country = next((m.country for m in ranked if m.country in candidates), candidates[0])
         return split_nearby(ranked, country)
 
     def in_city(self, city: str) -> list[ServiceMatch]:

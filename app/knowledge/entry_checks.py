@@ -23,7 +23,8 @@ Path_ = tuple[str | int, ...]
 SMS_SEGMENTS = 3
 WORDS = re.compile(r"[^\W\d_]+")
 # Words that are right both with and without an accent ("que" and "qué", "a" and "à"): not counted as lost.
-HOMOGRAPHS = frozenset({"que", "el", "se", "te", "de", "mi", "si", "tu", "a", "ou", "la", "du", "sur", "des", "ca"})
+HOMOGRAPHS = frozenset({"que", "quien", "quienes", "el", "se", "te", "de", "mi", "si", "tu", "a", "ou", "la", "du",
+                        "sur", "des", "ca"})
 USTED = re.compile(r"\busted(es)?\b", re.IGNORECASE)
 
 
@@ -35,7 +36,7 @@ def lost_letters(text: AnswerText) -> list[tuple[str, str]]:
         bare = strip_accents(word).lower()
         (plain.add(bare) if bare == word.lower() else accented.setdefault(bare, word.lower()))
     lost = {}
-    for word in WORDS.findall(to_gsm7(text.sms)):
+    for word in WORDS.findall(text.sms):  # as written: "arrête" is not a lost "arrêté"
         bare = word.lower()
         if bare == strip_accents(bare) and bare in accented and bare not in plain and bare not in HOMOGRAPHS:
             lost[bare] = accented[bare]

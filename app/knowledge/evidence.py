@@ -14,7 +14,7 @@ from dataclasses import dataclass
 URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+\.(?:org|com|gob|gov|int|net|mx|gt|hn|pa|cr|bz|sv|do|ht|gd|sr)"
                  r"(?:/\S*)?", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w])\+?\d+(?:[ .\-]\d+)*(?![\w])")
-DAYS = re.compile(r"^\s*(?:d[ií]as?|days?|jours?|jou|dagen|dag|horas?|hours?|heures?|[eè]dtan|uur|meses|mes|"
+DAYS = re.compile(r"^\s*(?:[^\W\d_]+\s+){0,2}?(?:d[ií]as?|days?|jours?|jou|dagen|dag|horas?|hours?|heures?|[eè]dtan|uur|meses|mes|"
                   r"months?|mois|mwa|maanden|maand|semanas?|weeks?|semaines?|sem[eè]n|weken|week|años|year|years|"
                   r"ans?|ane|jaar|h\b|hrs?\b)", re.IGNORECASE)
 CURRENCY_BEFORE = re.compile(r"(?:US\$|RD\$|EC\$|BZ\$|B/\.|\$|€|₡|Q\.?|L\.?|HTG|USD|SRD|MXN|XCD|DOP)\s*$")
@@ -61,7 +61,10 @@ def backing_numbers(quotes: Iterable[str], extra: Iterable[str] = ()) -> set[str
     """The digit strings a set of quotes (and, e.g., published emergency numbers) can back."""
     backed = {digits_of(n) for n in extra}
     for quote in quotes:
-        backed |= {digits_of(m.group()) for m in NUMBER.finditer(URL.sub(" ", quote))}
+        for match in NUMBER.finditer(URL.sub(" ", quote)):
+            # "zona 1 1555" reads as one group: each run of its parts backs a number too ("1", "1555")
+            parts = re.split(r"[ .\-]", match.group().lstrip("+"))
+            backed |= {"".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
     return {d for d in backed if d}
 
 

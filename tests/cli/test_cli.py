@@ -155,3 +155,26 @@ def test_inbox_lists_what_was_not_answered(tmp_path: Path) -> None:
     assert "failed  SMfailed000000000000000000000001" in result.stdout
     assert "+5215512345678" not in result.stdout
     owed.close()
+
+
+def test_content_report_lists_entries_and_untested_numbers(tmp_path: Path) -> None:
+    result = run("content", "report", "--csv", "out/c.csv", "--html", "out/c.html", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Specific entries (published / draft" in result.stdout and "not call-tested" in result.stdout
+    entries = (tmp_path / "out" / "entries.csv").read_text().splitlines()
+    assert entries[0] == "scope,id,topic,status,languages,evidence,sources,unbacked,stale"
+    assert any(line.startswith("MX,mx-") for line in entries)
+    assert (tmp_path / "out" / "numbers.csv").read_text().startswith("country,where,service,number,status")
+    assert "Specific entries" in (tmp_path / "out" / "c.html").read_text()
+
+
+def test_content_preview_and_sources(tmp_path: Path) -> None:
+    from app.config import ROOT
+    from app.knowledge.loader import load_content
+
+    some = next(e for e in load_content(ROOT / "content").entries["MX"].model.entries if e.status == "published")
+    sms = run("content", "preview", some.id, "--language", "es", "--channel", "sms", tmp_path=tmp_path)
+    assert sms.returncode == 0 and "segment(s)" in sms.stdout
+    assert run("content", "preview", "mx-nope", tmp_path=tmp_path).returncode == 1
+    check = run("content", "sources", "--check", tmp_path=tmp_path)
+    assert check.returncode == 0 and "is up to date" in check.stdout

@@ -230,3 +230,24 @@ def test_a_folder_named_like_a_yaml_file_is_listed_and_refused(own_client, conte
                                                                         "country": "MX"})
     assert refused.status_code == 422 and error in refused.text
     assert f"Still serving version {version}." in refused.text
+
+
+def test_the_content_page_lists_entries_with_their_evidence_and_untested_numbers(client) -> None:
+    user(client, "edi", "editor")
+    text = client.get("/console/content?country=MX&lang=en").text
+    kb = client.app.state.knowledge.get()
+    mexican = [e for e in kb.entries_for("MX") if kb.entry_scope[e.id] == "MX"]
+    assert mexican and all(f'data-entry="{e.id}"' in text for e in mexican)
+    assert "Numbers not call-tested" in text
+    untested = re.search(r'<ul id="untested-numbers">(.*?)</ul>', text, re.S).group(1)
+    assert "911" in untested and "800 5533 000" in untested
+
+
+def test_an_answer_with_quoted_sources_shows_its_quotes(client) -> None:
+    user(client, "edi", "editor")
+    kb = client.app.state.knowledge.get()
+    answer = kb.entry("asylum", "MX")[0]
+    quoted = [s for s in answer.sources if getattr(s, "quote", None)]
+    assert quoted, "the Mexican asylum answer quotes its deadline"
+    page = client.get("/console/content/answer?topic=asylum&country=MX&language=es&lang=en").text
+    assert html.escape(quoted[0].quote, quote=False) in page or quoted[0].quote[:40] in html.unescape(page)
