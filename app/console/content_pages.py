@@ -25,9 +25,9 @@ from app.conversation.dialogue import answer_texts
 from app.i18n import LANGUAGES, Texts
 from app.knowledge.base import Answer, KnowledgeBase
 from app.knowledge.checks import check
+from app.knowledge.entry_report import entry_rows, number_rows
 from app.knowledge.live import LiveKnowledge, fingerprint
 from app.knowledge.loader import ContentError, Document, Problem, RawContent, load_content
-from app.knowledge.entry_report import entry_rows, number_rows
 from app.knowledge.report import Cell, coverage
 from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, AnswersFile
 
@@ -179,8 +179,6 @@ def answer_values(settings: Settings, knowledge: LiveKnowledge, topic: str, coun
                   *draft_previews(raw, topic, country, language, settings)],
         sms_max_segments=settings.sms_max_segments, whatsapp_max_chars=settings.whatsapp_max_chars,
         disk_version=raw.version, served=served(knowledge),
-        entries=[r for r in entry_rows(raw) if r.scope == code],
-        untested=[n for n in number_rows(raw) if n.country == code and not n.call_tested],
     )
 
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from app.i18n import FALLBACKS, Texts, content_chain
 from app.knowledge.loader import RawContent
@@ -13,6 +14,7 @@ from app.knowledge.schema import AnswerEntry, Country, Entry, ServicePoint, Topi
 from app.messages import title
 from app.text import normalize
 
+K = TypeVar("K", bound=str)
 # Topics whose answers start with the country's published emergency numbers, the kind named first.
 NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
 WORD = re.compile(r"[A-Z0-9]+")
@@ -178,10 +180,10 @@ class KnowledgeBase:
         return [e for e in self.entries.values() if self.entry_scope[e.id] in (country, None)
                 and (topic is None or e.topic == topic)]
 
-    def pick_language(self, texts: Mapping[str, object], language: str, country: str | None) -> str:
+    def pick_language(self, texts: Mapping[K, object], language: str, country: str | None) -> K:
         """The language asked, else the nearest along the reader's chain, else the text's first language."""
         own = tuple(self.countries[country].official_languages) if country in self.countries else ()
-        chain = content_chain(language, own)  # type: ignore[arg-type]
+        chain = content_chain(language, own)
         return min(texts, key=lambda code: chain.index(code) if code in chain else len(chain))
 
     def _finish(self, answer: Answer, language: str) -> Answer:

@@ -10,11 +10,19 @@ import phonenumbers
 from app.knowledge.base import NUMBER_TOPICS, KnowledgeBase, short_url
 from app.knowledge.entry_checks import check_entries, check_sources, check_texts, published_numbers
 from app.knowledge.evidence import backing_numbers, claims, digits_of, unbacked
-from app.knowledge.places import BOXES
 from app.knowledge.loader import Document, Problem, RawContent, line_of
+from app.knowledge.places import BOXES
 from app.knowledge.report import coverage, gaps
 from app.knowledge.requirements import STALE_DAYS, required_languages
-from app.knowledge.schema import COUNTRY_CODES, TOPIC_IDS, AnswerEntry, Country, ServicePoint, Source, source_url
+from app.knowledge.schema import (
+    COUNTRY_CODES,
+    TOPIC_IDS,
+    AnswerEntry,
+    Country,
+    ServicePoint,
+    Source,
+    source_url,
+)
 
 Add = Callable[[Problem], None]
 

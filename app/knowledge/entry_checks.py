@@ -5,6 +5,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import HttpUrl
@@ -69,7 +70,7 @@ def check_sources(doc: Document, at: Path_, sources: list[HttpUrl | Source], tod
                     "add a second independent outlet that quotes the official body, or an official page"))
 
 
-def check_texts(doc: Document, at: Path_, texts: Mapping[str, AnswerText], *, name: str, published: bool,
+def check_texts(doc: Document, at: Path_, texts: Mapping[Any, AnswerText], *, name: str, published: bool,
                 backed: set[str], locales_dir: Path | None, source: str, add: Add) -> None:
     """SMS within 3 segments with the review line; in published texts every number backed, and tú in Spanish."""
     for language, text in texts.items():
@@ -130,9 +131,9 @@ def _check_entry(doc: Document, at: Path_, entry: Entry, country: str | None, nu
         add(Problem(doc.path, line_of(doc.node, (*at, "texts" if language in entry.asks else "asks")),
                     f"{entry.id}: {language!r} has asks or texts but not both", "write both, or neither"))
     if published:
-        for language in sorted(entry_languages(country) - set(entry.texts)):
+        for needed in sorted(entry_languages(country) - set(entry.texts)):
             add(Problem(doc.path, line_of(doc.node, (*at, "texts")), f"{entry.id}: missing required language "
-                        f"{language!r}", f"add asks.{language} and texts.{language}"))
+                        f"{needed!r}", f"add asks.{needed} and texts.{needed}"))
     if entry.last_reviewed > today:
         add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
                     "use the date of the review"))
