@@ -184,7 +184,8 @@ class Dialogue:
     def _menu(self, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply) -> Reply:
         if convo.first_contact:
             reply.say(texts.gettext("Hello! I give free, official information for migrants. I never ask for money."))
-        lines = [f'{title(texts.gettext("What do you need?"))} {texts.gettext("Reply with a number:")}']
+        heading, how = texts.gettext("What do you need?"), texts.gettext("Reply with a number:")
+        lines = [f"{title(heading)} {how}"]
         lines += [f"{i}. {kb.topic_name(t.id, convo.language)}" for i, t in enumerate(kb.topics, 1)]
         lines.append(texts.gettext("ALERTS: get alerts for your country. PERSON: talk to a person."))
         if convo.country:
