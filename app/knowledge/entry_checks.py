@@ -26,12 +26,22 @@ WORDS = re.compile(r"[^\W\d_]+")
 # Words that are right both with and without an accent ("que" and "qué", "a" and "à"): not counted as lost.
 HOMOGRAPHS = frozenset({"que", "quien", "quienes", "el", "se", "te", "de", "mi", "si", "tu", "a", "ou", "la", "du",
                         "sur", "des", "ca"})
+# Kreyòl words always written with è or ò, whose bare form is no other word (not "pè"/"pe", "sè"/"se").
+KREYOL = {strip_accents(w): w for w in (
+    "fè", "kèk", "sèlman", "pèsonn", "lòt", "kòm", "mèsi", "frè", "tèt", "fèt", "lè", "dènye", "mèt", "pwòp",
+    "fòm", "sèvis", "enfòmasyon", "pòt", "bò", "kòmanse", "fòse", "pwoblèm", "lapòs", "dosye", "demèplis",
+    "fòmilè", "biwo", "jèn", "travay", "ijans", "lajan", "telefòn", "anpil", "zòn", "ofisyèl", "sipòte", "kòlè",
+)  # fmt: skip
+          if strip_accents(w) != w}
 USTED = re.compile(r"\busted(es)?\b", re.IGNORECASE)
 
 
-def lost_letters(text: AnswerText) -> list[tuple[str, str]]:
-    """Words the SMS wrote without a letter GSM-7 has, which the WhatsApp text writes with it ("pe" for "pè")."""
-    accented: dict[str, str] = {}
+def lost_letters(text: AnswerText, language: str = "") -> list[tuple[str, str]]:
+    """Words the SMS wrote without a letter GSM-7 has, which the WhatsApp text writes with it ("pe" for "pè").
+
+    In Kreyòl, also common words that are only ever written with their accent ("fe" is always "fè").
+    """
+    accented: dict[str, str] = dict(KREYOL) if language == "ht" else {}
     plain: set[str] = set()
     for word in WORDS.findall(to_gsm7(text.whatsapp)):
         bare = strip_accents(word).lower()
@@ -79,7 +89,7 @@ def check_texts(doc: Document, at: Path_, texts: Mapping[Any, AnswerText], *, na
         if info.segments > SMS_SEGMENTS:
             add(Problem(doc.path, sms_at, f"{name}/{language}: SMS is {info.segments} segments with the review "
                         f"line ({info.units} characters)", f"shorten it to fit {SMS_SEGMENTS} segments"))
-        for plain, accented in lost_letters(text):
+        for plain, accented in lost_letters(text, language):
             add(Problem(doc.path, sms_at, f"{name}/{language}: the SMS writes {plain!r} where the text writes "
                         f"{accented!r}", "keep the letters SMS can carry (è é à ù ì ò ñ ü ä ö Ç ¿ ¡): write "
                         f"{accented!r}"))
