@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     rasa_action_token: str = ""  # Rasa sends it with each custom-action call (bot/endpoints.yml); see action_token
     rasa_breaker_seconds: float = Field(30.0, ge=0)  # after Rasa fails, the embedded engine answers this long
     understanding_threshold: float = Field(0.3, ge=0.0, le=1.0)
+    entry_threshold: float = Field(0.4, ge=0.0, le=1.0)  # calibrated confidence to answer a specific entry
+    entry_choices_score: float = Field(0.35, ge=0.0, le=1.0)  # below the threshold, offer close entries above this
     bot_dir: Path = ROOT / "bot"
     engine_cache_dir: Path = ROOT / "var" / "engine-cache"  # the trained embedded engine, shared by processes
     content_dir: Path = ROOT / "content"

@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.knowledge = knowledge
         app.state.assistant = assistant = Assistant(settings, engine, knowledge)
+        if knowledge.ready:  # the entries' index, built (or loaded from ENGINE_CACHE_DIR) before the first message
+            await anyio.to_thread.run_sync(knowledge.get().warm)
         app.state.queue = Queue(settings)  # the app only enqueues; `migrantinfo worker` sends
         app.state.twilio, app.state.limits = Twilio(settings), SenderLimits(settings)  # operators' replies
         if engine.dialect.name == "sqlite" and settings.engine == "embedded":

@@ -44,6 +44,10 @@ class Understanding:
     confidence: float = 1.0
     engine: str = "keywords"
     answered: bool = True
+    entry: str | None = None  # the specific entry the message asks about, when one matched well enough
+    entry_confidence: float | None = None  # calibrated: how often a match like this is the right entry
+    choices: tuple[str, ...] = ()  # close entries to offer when none is clear enough
+    useful: bool | None = None  # the person's answer to "was it useful?" about `entry`
 
 
 @dataclass

@@ -31,6 +31,8 @@ class UnderstandingOut(BaseModel):
     language: str
     confidence: float
     engine: str
+    entry: str | None = None  # the specific entry answered, if one matched
+    entry_confidence: float | None = None  # its calibrated confidence
 
 
 class MessageOut(BaseModel):
@@ -48,5 +50,6 @@ async def post_message(body: MessageIn, settings: SettingsDep, assistant: Assist
     return MessageOut(
         replies=[ReplyOut(text=b) for b in outcome.bodies],
         understanding=UnderstandingOut(intent=u.intent, topic=u.topic, country=u.country, language=u.language,
-                                       confidence=u.confidence, engine=u.engine) if u else None,
+                                       confidence=u.confidence, engine=u.engine, entry=u.entry,
+                                       entry_confidence=u.entry_confidence) if u else None,
     )

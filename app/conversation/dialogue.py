@@ -2,13 +2,14 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
-from app.conversation import keywords
+from app.conversation import entries, keywords
 from app.i18n import Texts
 from app.knowledge import KnowledgeBase
 from app.knowledge.base import Answer, short_url
-from app.knowledge.places import NEAR_KM
+from app.knowledge.places import NEAR_KM, kinds_in_text
 from app.messages import Inbound, Reply, Understanding, title
 from app.understanding.danger import in_danger
 from app.understanding.router import Understander
@@ -63,6 +64,11 @@ class Dialogue:
             return self._menu(kb, texts, convo, reply)
         if in_danger(msg.text):
             return self._danger(msg, kb, convo, reply)
+        if convo.state.get("awaiting") in ("entry", "feedback"):
+            followed = entries.follow_up(msg.text or msg.choice or "", kb, texts, convo, reply, channel=msg.channel,
+                                         today=date.today())
+            if followed is not None:
+                return followed
 
         topic, country = self._read(msg, kb, convo)
         if topic is None and country is None and not keywords.match(msg.text):
@@ -102,10 +108,18 @@ class Dialogue:
         reply.understanding = u
         if u.intent == "emergency":
             return self._danger(msg, kb, convo, reply, understanding=u)
+        if u.entry:
+            return entries.answer_entry(kb, u.entry, texts, convo, reply, channel=msg.channel, today=date.today())
+        if u.choices:
+            return entries.offer_choices(kb, u.choices, texts, convo, reply)
         city = kb.city_in_text(msg.text)
         if city and u.topic in (None, "services"):
             u.intent, u.topic, u.answered = "services", "services", True
-            return self._services(kb.in_city(city), kb, texts, convo, reply,
+            found = kb.in_city(city)
+            convo.country = u.country = convo.country or found[0].country  # the city says where the person is
+            wanted = kinds_in_text(msg.text)  # "albergue": shelters first
+            found.sort(key=lambda match: match.point.kind not in wanted)
+            return self._services(found, kb, texts, convo, reply,
                                   title(texts.gettext("Service points in {city}:", city=city)))
         if u.topic:
             return self._route(u.topic, u.country if u.country != convo.country else None, msg, kb, convo, reply)
@@ -144,8 +158,11 @@ class Dialogue:
         convo.country = country
         numbers = kb.numbers_block(country, convo.language)
         answer = kb.answer("emergency", country, convo.language)
-        if numbers and (answer is None or numbers not in answer.whatsapp):
+        if numbers and (u.entry or answer is None or numbers not in answer.whatsapp):
             reply.say(numbers)
+        if u.entry:  # what the message is about (care after sexual violence…), after the numbers
+            reply.understanding.entry_confidence = u.entry_confidence
+            return entries.answer_entry(kb, u.entry, texts, convo, reply, channel=msg.channel, today=date.today())
         if answer is not None:
             reply.say(answer.whatsapp, sms=answer.sms)
         return reply
@@ -195,10 +212,12 @@ class Dialogue:
         return reply
 
     def _country_menu(self, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply) -> Reply:
+        """WhatsApp: the countries by name, numbered. SMS, where each line costs: the codes on one line."""
         codes = [c for c in COUNTRY_MENU if c in kb.countries]
         lines = [texts.gettext("Which country are you in? Reply with a number:")]
         lines += [f"{i}. {kb.country_name(code, convo.language)}" for i, code in enumerate(codes, 1)]
-        reply.say("\n".join(lines))
+        short = texts.gettext("Which country are you in? Reply with its code: {codes}", codes=" ".join(codes))
+        reply.say("\n".join(lines), sms=short)
         return reply
 
     def _nearby(self, location: tuple[float, float], kb: KnowledgeBase, texts: Texts, convo: Conversation,

@@ -211,7 +211,8 @@ class Assistant:
             contact_id=None if erased else contact.id,
             text=mask_text(msg.text) if keep_text else None,
             intent=u.intent, topic=u.topic, country=u.country, language=u.language, confidence=u.confidence,
-            engine=u.engine, answered=u.answered, latency_ms=(perf_counter() - started) * 1000,
+            engine=u.engine, answered=u.answered, latency_ms=(perf_counter() - started) * 1000, entry=u.entry,
+            useful=u.useful,
         ))
         return Outcome(bodies, u)
 

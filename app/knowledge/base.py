@@ -1,6 +1,7 @@
 """KnowledgeBase: answers, countries and service points, in memory, pure look-ups."""
 
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -8,8 +9,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from app.i18n import FALLBACKS, Texts, content_chain
+from app.knowledge import retrieval
 from app.knowledge.loader import RawContent
-from app.knowledge.places import Nearby, countries_at, distance_km, split_nearby
+from app.knowledge.places import Gazetteer, Nearby, countries_at, distance_km, split_nearby
+from app.knowledge.retrieval import EntryIndex, Match
 from app.knowledge.schema import AnswerEntry, Country, Entry, ServicePoint, Topic, source_url
 from app.messages import title
 from app.text import normalize
@@ -60,6 +63,10 @@ def short_url(url: str) -> str:
     return f"{host}/{first}" if first and len(first) <= 16 and "." not in first and not first.isdigit() else host
 
 
+_INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one content shares its index
+_BUILDING = threading.Lock()
+
+
 class KnowledgeBase:
     """Everything the assistant may say, loaded once from content/."""
 
@@ -99,6 +106,8 @@ class KnowledgeBase:
             for word in country.demonyms:
                 self._demonym_words.setdefault(" ".join(WORD.findall(normalize(word))), code)
         self._country_words = {**self._demonym_words, **self._place_words, **self._codes}
+        self._ambiguous = {" ".join(WORD.findall(normalize(w))) for c in self.countries.values() for w in c.ambiguous}
+        self.gazetteer = Gazetteer(raw.places.model.places if raw.places else [])
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
@@ -133,13 +142,21 @@ class KnowledgeBase:
         words = WORD.findall(normalize(text))
         if len(words) == 1 and words[0] in self._codes:
             return self._codes[words[0]]
-        for table in (self._place_words, self._demonym_words):
+        for table in (self._place_words, None, self._demonym_words):
             for i in range(len(words)):  # the first country named, its longest spelling
-                for size in (3, 2, 1):
-                    code = table.get(" ".join(words[i : i + size])) if i + size <= len(words) else None
+                for size in (4, 3, 2, 1):
+                    key = " ".join(words[i : i + size]) if i + size <= len(words) else ""
+                    code = table.get(key) if table is not None else self.gazetteer.country_at(words, i, key)
+                    if code and table is self._place_words and key in self._ambiguous and key != " ".join(words) \
+                            and not Gazetteer.after_preposition(words, i):
+                        code = None  # "Salvador me dijo" is a person
                     if code:
                         return code
         return None
+
+    def place_in_text(self, text: str) -> tuple[str, str] | None:
+        """The first place of the gazetteer named in a text, and its country ('en tapachula' -> Tapachula, MX)."""
+        return self.gazetteer.find(WORD.findall(normalize(text)))
 
     def entry(self, topic: str, country: str | None) -> tuple[AnswerEntry | None, AnswerEntry | None]:
         """The published country entry and regional entry for a topic."""
@@ -174,6 +191,37 @@ class KnowledgeBase:
         text = entry.texts[lang]
         return self._finish(Answer(entry.topic, scope, lang, text.whatsapp, text.sms, entry.last_reviewed,
                                    short_url(str(entry.sources[0].url)), lang != language, entry.id), language)
+
+    @property
+    def entry_index(self) -> EntryIndex:
+        """The entries' phrasings, ready to search (built on first use, shared by every copy of this content)."""
+        with _BUILDING:
+            index = _INDEXES.get(self.version)
+            if index is None:
+                index = retrieval.CACHE.get(list(self.entries.values()), self.entry_scope)
+                if len(_INDEXES) >= 3:
+                    _INDEXES.pop(next(iter(_INDEXES)))
+                _INDEXES[self.version] = index
+        return index
+
+    def warm(self) -> None:
+        """Build (or load) the entries' index now."""
+        self.entry_index  # noqa: B018
+
+    def search_entries(self, text: str, country: str | None | tuple[str | None, ...]) -> list[Match]:
+        """The entries matching a message; while a new content's index is still being built (seconds, after a
+        reload), none: the topic overview answers meanwhile rather than keep the person waiting."""
+        if self.version in _INDEXES:
+            return _INDEXES[self.version].search(text, country)
+        if not _BUILDING.locked():
+            threading.Thread(target=self.warm, name="entry-index", daemon=True).start()
+        return []
+
+    def entry_title(self, entry_id: str, language: str, country: str | None = None) -> str:
+        """The first line of an entry's text, without its title marks: how a choice names it."""
+        entry = self.entries[entry_id]
+        text = entry.texts[self.pick_language(entry.texts, language, self.entry_scope[entry_id] or country)]
+        return text.whatsapp.splitlines()[0].strip("* ")
 
     def entries_for(self, country: str | None, topic: str | None = None) -> list[Entry]:
         """The published entries a reader in `country` may be given: the country's own, then the regional ones."""

@@ -23,6 +23,7 @@ from app.knowledge.schema import (
     Source,
     source_url,
 )
+from app.text import normalize
 
 Add = Callable[[Problem], None]
 
@@ -36,6 +37,7 @@ def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | Non
     _check_answers(raw, topic_ids, problems.append, locales_dir, today)
     _check_services(raw, topic_ids, problems.append)
     check_entries(raw, topic_ids, problems.append, locales_dir, today)
+    _check_places(raw, problems.append)
     if raw.topics and not any(p for p in problems if not p.warning):
         problems += _coverage_problems(raw, today)
         problems += _numbers_problems(raw, locales_dir)
@@ -156,6 +158,22 @@ def _check_point_evidence(doc: Document, at: tuple[str, int], point: ServicePoin
                     "quote the passage that states it, or remove it"))
 
 
+def _check_places(raw: RawContent, add: Add) -> None:
+    """Each place in a country of the programme, each spelling for one place."""
+    if raw.places is None:
+        return
+    doc, seen = raw.places, dict[str, str]()
+    for i, place in enumerate(doc.model.places):
+        if place.country not in COUNTRY_CODES:
+            add(Problem(doc.path, line_of(doc.node, ("places", i, "country")), f"{place.name}: unknown country "
+                        f"{place.country!r}", "use one of " + ", ".join(COUNTRY_CODES)))
+        for spelling in {normalize(w) for w in (place.name, *place.names)}:
+            other = seen.setdefault(spelling, place.name)
+            if other != place.name:
+                add(Problem(doc.path, line_of(doc.node, ("places", i, "names")), f"{spelling.lower()!r} names both "
+                            f"{other} and {place.name}", "keep one place per spelling (mark it ambiguous: true)"))
+
+
 def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
     """Every required country × topic × language cell must be answered in its own language."""
     problems = []
@@ -230,7 +248,8 @@ def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, number
         add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
                     "use the date of the review"))
     check_sources(doc, at, list(entry.sources), today, add)
-    backed = backing_numbers((s.quote for s in entry.sources if isinstance(s, Source)), numbers)
+    backed = backing_numbers((s.quote for s in entry.sources if isinstance(s, Source) and s.label != "supporting"),
+                             numbers)
     check_texts(doc, at, entry.texts, name=entry.topic, published=entry.status == "published", backed=backed,
                 locales_dir=locales_dir, source=short_url(source_url(entry.sources[0])), add=add)
 

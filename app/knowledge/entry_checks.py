@@ -80,6 +80,12 @@ def check_sources(doc: Document, at: Path_, sources: list[HttpUrl | Source], tod
                     "add a second independent outlet that quotes the official body, or an official page"))
 
 
+def backs_publication(sources: list[Source]) -> bool:
+    """An official page or a facts-sheet row, or two outlets on different websites quoting the official body."""
+    corroborating = {urlsplit(str(s.url)).hostname for s in sources if s.label == "corroborated"}
+    return any(s.label in ("official", "sheet") for s in sources) or len(corroborating) >= 2
+
+
 def check_texts(doc: Document, at: Path_, texts: Mapping[Any, AnswerText], *, name: str, published: bool,
                 backed: set[str], locales_dir: Path | None, source: str, add: Add) -> None:
     """SMS within 3 segments with the review line; in published texts every number backed, and tú in Spanish."""
@@ -137,9 +143,9 @@ def check_entries(raw: RawContent, topic_ids: set[str], add: Add, locales_dir: P
 def _check_entry(doc: Document, at: Path_, entry: Entry, country: str | None, numbers: list[str],
                  asks: dict[str, str], add: Add, locales_dir: Path | None, today: date) -> None:
     published = entry.status == "published"
-    for language in sorted(set(entry.asks) ^ set(entry.texts)):
-        add(Problem(doc.path, line_of(doc.node, (*at, "texts" if language in entry.asks else "asks")),
-                    f"{entry.id}: {language!r} has asks or texts but not both", "write both, or neither"))
+    for language in sorted(set(entry.texts) - set(entry.asks)):  # asks may come in more languages than texts
+        add(Problem(doc.path, line_of(doc.node, (*at, "asks")), f"{entry.id}: texts in {language!r} but no asks",
+                    f"add asks.{language}: how people ask this in that language"))
     if published:
         for needed in sorted(entry_languages(country) - set(entry.texts)):
             add(Problem(doc.path, line_of(doc.node, (*at, "texts")), f"{entry.id}: missing required language "
@@ -157,6 +163,9 @@ def _check_entry(doc: Document, at: Path_, entry: Entry, country: str | None, nu
                 add(Problem(doc.path, line_of(doc.node, (*at, "asks", language, j)), f"ask {phrasing!r} is also "
                             f"an ask of {other!r}", "keep each phrasing for the one entry that answers it"))
     check_sources(doc, at, list(entry.sources), today, add)
-    backed = backing_numbers((s.quote for s in entry.sources), numbers)
+    if published and not backs_publication(entry.sources):
+        add(Problem(doc.path, line_of(doc.node, (*at, "sources")), f"{entry.id}: no source backs publication",
+                    "add an official page, a facts-sheet row, or two corroborating outlets; else keep it a draft"))
+    backed = backing_numbers((s.quote for s in entry.sources if s.label != "supporting"), numbers)
     check_texts(doc, at, entry.texts, name=entry.id, published=published, backed=backed, locales_dir=locales_dir,
                 source=short_url(str(entry.sources[0].url)), add=add)

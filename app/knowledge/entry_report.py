@@ -12,7 +12,7 @@ from app.knowledge.loader import RawContent
 from app.knowledge.requirements import STALE_DAYS
 from app.knowledge.schema import COUNTRY_CODES
 
-STRENGTH = ("official", "corroborated", "sheet")  # the strongest label of an entry's sources names its evidence
+STRENGTH = ("official", "corroborated", "sheet", "supporting")  # the strongest label of an entry's sources names its evidence
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def entry_rows(raw: RawContent, *, today: date | None = None) -> list[EntryRow]:
         country = raw.countries.get(scope)
         numbers = [n.number for n in country.model.emergency if n.status == "published"] if country else []
         for e in doc.model.entries:
-            backed = backing_numbers((s.quote for s in e.sources), numbers)
+            backed = backing_numbers((s.quote for s in e.sources if s.label != "supporting"), numbers)
             loose = {c.digits for t in e.texts.values() for f in (t.whatsapp, t.sms) for c in unbacked(f, backed)}
             labels = {s.label for s in e.sources}
             rows.append(EntryRow(scope, e.id, e.topic, e.status, tuple(e.texts), next(x for x in STRENGTH if x in labels),

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.knowledge.schema import AnswersFile, Country, EntriesFile, ServicesFile, TopicsFile
+from app.knowledge.schema import AnswersFile, Country, EntriesFile, PlacesFile, ServicesFile, TopicsFile
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Document:
 @dataclass
 class RawContent:
     topics: Document | None = None
+    places: Document | None = None  # content/places.yaml, the gazetteer (optional)
     countries: dict[str, Document] = field(default_factory=dict)
     answers: dict[str, Document] = field(default_factory=dict)  # "regional" or a country code
     services: dict[str, Document] = field(default_factory=dict)
@@ -151,6 +152,8 @@ def load_content(root: Path) -> RawContent:
         raw.topics = _parse(topics, root, TopicsFile, raw)
     elif not topics.exists():
         raw.problems.append(Problem("content/topics.yaml", 1, "missing file", "create it (see content/README.md)"))
+    if (root / "places.yaml").is_file():
+        raw.places = _parse(root / "places.yaml", root, PlacesFile, raw)
     for path in sorted((root / "countries").glob("*.yaml")):
         doc = _parse(path, root, Country, raw) if path.is_file() else None
         if doc:

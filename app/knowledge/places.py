@@ -1,9 +1,13 @@
 """Where things are: distances, the countries a point may lie in, and the nearest service points to a person."""
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from app.knowledge.schema import Place
+from app.text import normalize
 
 NEAR_KM = 50.0  # beyond this, a service point is not "near": the reply says so and gives the national line
 # Latitude and longitude boxes of each country (with a small margin), to catch swapped or mistyped coordinates and
@@ -14,6 +18,69 @@ BOXES = {
     "HN": (12.9, 17.5, -89.4, -83.1), "MX": (14.4, 32.8, -118.5, -86.6), "PA": (7.1, 9.7, -83.1, -77.1),
     "SR": (1.8, 6.1, -58.1, -53.9), "DO": (17.4, 20.0, -72.1, -68.3),
 }  # fmt: skip
+
+
+WORD = re.compile(r"[A-Z0-9]+")
+# Words after which an ambiguous place name is a place: "en Colón", "in Progreso", "à Salvador", "nan Granada".
+PLACE_WORDS = frozenset({"EN", "DE", "DESDE", "HASTA", "HACIA", "POR", "DEL", "AL", "A", "IN", "AT", "TO", "FROM",
+                         "NEAR", "AU", "DANS", "VERS", "NAN", "KOTE", "LA", "EM", "NO", "NA", "PARA", "PERTO",
+                         "NAAR", "TE", "UIT", "BIJ"})
+
+
+ARTICLES = frozenset({"EL", "LA", "LOS", "LAS", "THE", "LE", "LES", "O", "OS"})
+
+
+class Gazetteer:
+    """The places of content/places.yaml by every spelling: which country a place people name is in."""
+
+    def __init__(self, places: Iterable[Place]) -> None:
+        self.places: dict[str, tuple[str, bool, str]] = {  # spelling -> (country, ambiguous, name)
+            " ".join(WORD.findall(normalize(word))): (place.country, place.ambiguous, place.name)
+            for place in places for word in (place.name, *place.names)
+        }
+
+    def country_at(self, words: list[str], i: int, key: str) -> str | None:
+        """The country of the place spelled `key` at words[i:]; an ambiguous name only where the words around it
+        make it a place: the whole message, or after a preposition of place ("en Colón", "in Progreso")."""
+        found = self.places.get(key) if key else None
+        if found is None:
+            return None
+        code, ambiguous, _ = found
+        if ambiguous and key != " ".join(words) and not self.after_preposition(words, i):
+            return None
+        return code
+
+    @staticmethod
+    def after_preposition(words: list[str], i: int) -> bool:
+        """'en Colón', 'en el Darién', 'in the Darién', 'à Jérémie'."""
+        before = words[max(0, i - 2):i]
+        return bool(before) and (before[-1] in PLACE_WORDS or (len(before) == 2 and before[1] in ARTICLES
+                                                                and before[0] in PLACE_WORDS))
+
+    def find(self, words: list[str]) -> tuple[str, str] | None:
+        """The first place named in a text's words (their longest spelling first), and its country."""
+        for i in range(len(words)):
+            for size in (4, 3, 2, 1):
+                key = " ".join(words[i : i + size]) if i + size <= len(words) else ""
+                if self.country_at(words, i, key):
+                    return self.places[key][2], self.places[key][0]
+        return None
+
+
+# Words that ask for a kind of service point, in the six languages (accent-free, lower case).
+KIND_WORDS = {
+    "shelter": ("albergue", "albergues", "casa del migrante", "casa de migrante", "donde dormir", "shelter",
+                "place to sleep", "abri", "hebergement", "ou dormir", "kay akey", "kote pou m dodo", "abrigo",
+                "onde dormir", "opvang", "slaapplaats"),
+    "legal_aid": ("abogado", "abogada", "asesoria legal", "ayuda legal", "juridic", "lawyer", "legal aid",
+                  "legal help", "avocat", "aide juridique", "avoka", "advogado", "ajuda juridica", "advocaat"),
+}
+
+
+def kinds_in_text(text: str) -> set[str]:
+    """The kinds of service point a message asks for ("¿hay albergue en Tijuana?" -> {"shelter"})."""
+    plain = " ".join(normalize(text).lower().split())
+    return {kind for kind, words in KIND_WORDS.items() if any(w in plain for w in words)}
 
 
 class Placed(Protocol):

@@ -44,6 +44,7 @@ class Country(Strict):
     names: dict[Language, str]
     aliases: list[str] = []
     demonyms: list[str] = []
+    ambiguous: list[str] = []  # names or aliases that are also names of people or other places: need "en", "in"…
     emergency: list[EmergencyNumber] = []
 
 
@@ -57,8 +58,8 @@ class Source(Strict):
 
     url: HttpUrl
     publisher: str = Field(min_length=2)
-    label: Literal["official", "corroborated", "sheet"]
-    seen_on: date
+    label: Literal["official", "corroborated", "sheet", "supporting"]  # supporting: an NGO or press page that adds
+    seen_on: date                                                      # context; it backs no fact on its own
     quote: str = Field(min_length=10, max_length=1200)
     also: list[HttpUrl] = []  # the same fact elsewhere: the other URLs of a facts-sheet row, other languages
 
@@ -124,3 +125,17 @@ class ServicePoint(Strict):
 
 class ServicesFile(Strict):
     services: list[ServicePoint]
+
+
+class Place(Strict):
+    """A place people name on the routes (a city, a border town, a crossing, a region) and its country."""
+
+    name: str = Field(min_length=2)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    kind: Literal["city", "border_town", "crossing", "region", "shelter_area"]
+    names: list[str] = Field(min_length=1)
+    ambiguous: bool = False  # also a common word or another place: counts only after "en", "in", "à"…
+
+
+class PlacesFile(Strict):
+    places: list[Place]

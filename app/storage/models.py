@@ -53,6 +53,8 @@ class Message(SQLModel, table=True):
     engine: str | None = Field(default=None, max_length=16)
     latency_ms: float | None = None
     answered: bool | None = None
+    entry: str | None = Field(default=None, max_length=64)  # the specific entry answered
+    useful: bool | None = None  # the person's answer to "was it useful?" (on the row of that answer)
     test: bool = False  # the console's simulator: kept out of the insights
     created_at: datetime = Field(default_factory=utcnow, index=True)
 

@@ -29,7 +29,8 @@ _SAVE_CONTACT = update(CONTACTS).where(CONTACTS.c.id == bindparam("contact_id"))
                                         "window_started_at", "window_replies")})
 _FINISH = update(MESSAGES).where(MESSAGES.c.message_sid == bindparam("sid")).values(
     {name: bindparam(name) for name in ("status", "reply", "contact_id", "text", "intent", "topic", "country",
-                                        "language", "confidence", "engine", "answered", "latency_ms")})
+                                        "language", "confidence", "engine", "answered", "latency_ms", "entry",
+                                        "useful")})
 _OUTBOUND = insert(MESSAGES).values(
     {name: bindparam(name) for name in ("contact_id", "direction", "channel", "text", "language", "status",
                                         "test", "created_at")})
@@ -163,7 +164,7 @@ def count_reply(contact: ContactRow, *, now: datetime, window_seconds: int) -> i
 
 
 FINISH_FIELDS = ("contact_id", "text", "intent", "topic", "country", "language", "confidence", "engine",
-                 "answered", "latency_ms")
+                 "answered", "latency_ms", "entry", "useful")
 
 
 def finish(conn: Connection, *, sid: str, values: dict, bodies: list[str], status: str = "done") -> None:

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable
 from time import perf_counter
 
@@ -57,6 +58,11 @@ class SparseLinear:
         return np.asarray(weights) @ self.coef_t[indices] + self.intercept
 
 
+def short_key(text: str) -> str:
+    """A short message as the short-message table knows it: accent-free, lower case, no punctuation."""
+    return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+
+
 def softmax(values: np.ndarray, *, sharpness: float) -> np.ndarray:
     exp = np.exp((values - values.max()) * sharpness)
     return exp / exp.sum()
@@ -65,8 +71,16 @@ def softmax(values: np.ndarray, *, sharpness: float) -> np.ndarray:
 class LanguageDetector:
     """Character n-grams over the training examples and the knowledge base texts, a linear model."""
 
-    def __init__(self, samples: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, samples: Iterable[tuple[str, str]], short_samples: Iterable[tuple[str, str]] = ()) -> None:
         texts, labels = [], []
+        # Short messages ("bonjour", "olá", "bonjou", "hi") are too short for the model: the training data's own
+        # greetings and thanks of one or two words that belong to one language only say which language they are.
+        short: dict[str, set[str]] = {}
+        for text, language in short_samples:
+            key = short_key(text)
+            if key and len(key.split()) <= 2:
+                short.setdefault(key, set()).add(language)
+        self.short = {key: next(iter(found)) for key, found in short.items() if len(found) == 1}
         for text, language in samples:
             for variant in {text.lower(), fold(text)}:  # with and without accents
                 texts.append(variant)
@@ -113,7 +127,9 @@ class EmbeddedEngine:
                  threshold: float = 0.3, language_threshold: float = 0.6) -> None:
         started = perf_counter()
         self.intents = IntentClassifier([(e.text, e.intent) for e in examples] + list(extra_intent_samples))
-        self.languages = LanguageDetector([(e.text, e.language) for e in examples] + list(extra_language_samples))
+        self.languages = LanguageDetector([(e.text, e.language) for e in examples] + list(extra_language_samples),
+                                          [(e.text, e.language) for e in examples
+                                           if e.intent in ("greet", "thanks", "goodbye")])
         self.country_finder = country_finder
         self.threshold = threshold
         self.language_threshold = language_threshold
@@ -133,7 +149,11 @@ class EmbeddedEngine:
         return engine
 
     def detect_language(self, text: str, *, current: str) -> str:
-        """The language of a message; short or unclear messages keep the current language."""
+        """The language of a message; a short one in a language of its own ("bonjour") switches to it, other
+        short or unclear messages keep the current language."""
+        known = getattr(self.languages, "short", {}).get(short_key(text))
+        if known:
+            return known
         if len(fold(text).split()) < 2 and len(text) < 12:
             return current
         language, probability = self.languages.detect(text)

@@ -21,6 +21,7 @@ class Report:
     topic_total: int = 0
     topic_correct: int = 0
     by_language: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    topic_by_language: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     country_total: int = 0
     country_correct: int = 0
     language_correct: int = 0
@@ -39,6 +40,10 @@ class Report:
 
     def language_accuracy(self, language: str) -> float:
         right, seen = self.by_language[language]
+        return right / seen if seen else 0.0
+
+    def topic_language_accuracy(self, language: str) -> float:
+        right, seen = self.topic_by_language[language]
         return right / seen if seen else 0.0
 
     @property
@@ -84,6 +89,8 @@ def evaluate(name: str, examples: list[Example], understand: Callable[[str], Und
         if example.intent in TOPIC_IDS:
             report.topic_total += 1
             report.topic_correct += ok
+            report.topic_by_language[example.language][0] += ok
+            report.topic_by_language[example.language][1] += 1
         if expected_country:
             report.country_total += 1
             report.country_correct += found.country == expected_country
@@ -91,6 +98,10 @@ def evaluate(name: str, examples: list[Example], understand: Callable[[str], Und
         if not ok:
             report.failures.append((example.language, example.text, f"{example.intent} -> {found.intent}"))
     return report
+
+
+def _topic_accuracy_in(lang: str) -> Callable[[Report], str]:
+    return lambda r: f"{r.topic_language_accuracy(lang):.1%}"
 
 
 def _accuracy_in(lang: str) -> Callable[[Report], str]:
@@ -104,6 +115,7 @@ def table(reports: list[Report], languages: tuple[str, ...]) -> str:
         ("topic accuracy", lambda r: f"{r.topic_accuracy:.1%}"),
         ("macro-F1", lambda r: f"{r.macro_f1:.3f}")]
     rows += [(f"accuracy {lang}", _accuracy_in(lang)) for lang in languages]
+    rows += [(f"topic accuracy {lang}", _topic_accuracy_in(lang)) for lang in languages]
     rows += [("country accuracy", lambda r: f"{r.country_accuracy:.1%}"),
              ("language detection", lambda r: f"{r.detection_accuracy:.1%}"),
              ("latency p50", lambda r: f"{r.percentile(50):.2f} ms"),

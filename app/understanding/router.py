@@ -11,10 +11,12 @@ from pathlib import Path
 from time import monotonic, perf_counter
 
 from app.config import Settings
+from app.knowledge import retrieval
 from app.knowledge.live import LiveKnowledge
 from app.messages import Understanding
 from app.metrics import Metrics
 from app.understanding.embedded import EmbeddedEngine, IntentClassifier, LanguageDetector
+from app.understanding.entries import Search, pick_entry
 from app.understanding.rasa import RasaEngine
 from app.understanding.training import read_folder
 
@@ -29,9 +31,12 @@ class Understander:
     """Asks the primary engine; when it fails, the embedded engine answers and the fallback is counted."""
 
     def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None, *,
-                 breaker_seconds: float = 30.0) -> None:
+                 breaker_seconds: float = 30.0, search: Search | None = None, entry_threshold: float = 0.4,
+                 entry_choices_score: float = 0.35) -> None:
         self.embedded = embedded
         self.primary = primary
+        self.search = search  # the knowledge base's entries: whichever engine answered, the app picks the entry
+        self.entry_threshold, self.entry_choices_score = entry_threshold, entry_choices_score
         self.fallbacks = 0
         self.metrics: Metrics | None = None
         self._lock = threading.Lock()
@@ -59,6 +64,13 @@ class Understander:
 
     def understand(self, text: str, *, sender: str, channel: str, language: str,
                    country: str | None) -> Understanding:
+        found = self._engine(text, sender=sender, channel=channel, language=language, country=country)
+        if self.search is None:
+            return found
+        return pick_entry(found, text, self.search, answer_at=self.entry_threshold,
+                          offer_at=self.entry_choices_score, remembered=country)
+
+    def _engine(self, text: str, *, sender: str, channel: str, language: str, country: str | None) -> Understanding:
         if self.remote:
             assert self.primary is not None
             detected = self.embedded.detect_language(text, current=language)  # Rasa has no detector of its own
@@ -167,12 +179,14 @@ def _train(nlu_dir: Path, content_dir: Path) -> Models:
                 for line in text.whatsapp.splitlines():
                     if len(line.split()) >= 3:
                         language_samples.append((line.strip("*-• "), language))
-    return IntentClassifier(intent_samples), LanguageDetector(language_samples), len(examples)
+    greetings = [(e.text, e.language) for e in examples if e.intent in ("greet", "thanks", "goodbye")]
+    return IntentClassifier(intent_samples), LanguageDetector(language_samples, greetings), len(examples)
 
 
 def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understander:
     """The embedded engine, trained from bot/data/nlu, and Rasa in front of it when ENGINE=rasa."""
     nlu_dir = settings.bot_dir / "data" / "nlu"
+    retrieval.CACHE.folder = settings.engine_cache_dir  # the entries' index is kept beside the trained engine
     intents, languages, count = _trained(nlu_dir, settings.content_dir, _fingerprint(nlu_dir),
                                          settings.engine_cache_dir)
     embedded = EmbeddedEngine.from_models(intents, languages, examples=count,
@@ -180,4 +194,6 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
                                           threshold=settings.understanding_threshold)
     primary = RasaEngine(settings.rasa_url, timeout=settings.rasa_timeout_seconds) if settings.engine == "rasa" \
         else None
-    return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds)
+    return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds,
+                        search=lambda text, country: knowledge.get().search_entries(text, country),
+                        entry_threshold=settings.entry_threshold, entry_choices_score=settings.entry_choices_score)

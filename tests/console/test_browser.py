@@ -105,6 +105,23 @@ def test_coverage_matrix(page: Page, server: LiveServer) -> None:
     shot(page, "content-answer")
 
 
+def test_an_entry_found_not_useful_shows_in_the_insights(page: Page, server: LiveServer) -> None:
+    assistant = server.server.config.app.state.assistant
+    sender = "whatsapp:+5511955554444"
+    first = assistant.handle(Inbound(sid="SMentry1", channel="whatsapp", address=sender,
+                                     text="el acnur me va a cobrar por ayudarme?"))
+    entry = first.understanding.entry
+    assert entry is not None
+    assistant.handle(Inbound(sid="SMentry2", channel="whatsapp", address=sender, text="2"))
+    page.goto(f"{server.url}/console/insights")
+    row = page.locator(f'#entries tr.entry-use[data-entry="{entry}"]')
+    expect(row).to_contain_text(entry)
+    cells = row.locator("td.n")
+    expect(cells.nth(0)).to_have_text("1")  # served
+    expect(cells.nth(2)).to_have_text("1")  # not useful
+    shot(page, "insights-entries")
+
+
 def test_an_unanswered_question(page: Page, server: LiveServer) -> None:
     page.goto(f"{server.url}/console/insights")
     expect(page.locator("body")).to_contain_text("partido")

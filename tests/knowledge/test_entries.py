@@ -92,7 +92,7 @@ def test_a_corroborated_fact_needs_two_websites(content: Path) -> None:
 @pytest.mark.parametrize(("change", "message"), [
     ({"asks": {"es": ["una", "dos", "tres", "cuatro"], "en": [f"q {n}" for n in "abcde"]}},
      "fewer than 5 different asks in 'es'"),
-    ({"asks": {"es": [f"p {n}" for n in "abcde"]}}, "'en' has asks or texts but not both"),
+    ({"asks": {"es": [f"p {n}" for n in "abcde"]}}, "texts in 'en' but no asks"),
     ({"id": "mx-test-entry"}, "does not start with 'gd-'"),
     ({"topic": "weather"}, "unknown topic 'weather'"),
     ({"colour": "red"}, "Extra inputs are not permitted"),

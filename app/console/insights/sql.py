@@ -131,6 +131,29 @@ def problem_groups(engine: Engine, since: datetime, *, limit: int = GROUP_LIMIT)
     return sorted(groups.values(), key=lambda g: -g.count), len(rows)
 
 
+@dataclass
+class EntryUse:
+    """How often a specific entry was served, and what people said when asked whether it was useful."""
+
+    entry: str
+    served: int
+    useful: int
+    not_useful: int
+
+
+def entry_uses(engine: Engine, since: datetime) -> list[EntryUse]:
+    """Per entry: answers given and feedback received in the period, most served first."""
+    feedback = col(Message.intent) == "feedback"
+    rows = _rows(engine, select(
+        col(Message.entry),
+        func.sum(case((feedback, 0), else_=1)),
+        func.sum(case((and_(feedback, col(Message.useful).is_(True)), 1), else_=0)),
+        func.sum(case((and_(feedback, col(Message.useful).is_(False)), 1), else_=0)),
+    ).where(*_inbound(since), col(Message.entry).is_not(None)).group_by(col(Message.entry)))
+    uses = [EntryUse(entry, int(served or 0), int(yes or 0), int(no or 0)) for entry, served, yes, no in rows]
+    return sorted(uses, key=lambda u: (-u.served, u.entry))
+
+
 def opted_out_contacts(engine: Engine) -> int:
     """People opted out now; contacts seen only through the simulator are left out."""
     real = exists().where(col(Message.contact_id) == col(Contact.id), col(Message.test).is_(False))

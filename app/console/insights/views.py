@@ -14,6 +14,7 @@ from app.console.insights.sql import (
     LOW_CONFIDENCE,
     daily_counts,
     delivery_failures,
+    entry_uses,
     first_day,
     opted_out_contacts,
     problem_groups,
@@ -21,6 +22,7 @@ from app.console.insights.sql import (
     start_of,
 )
 from app.console.views import AnyRole, ConsoleRoute, console_language, render
+from app.knowledge import KnowledgeBase
 from app.storage.models import utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -29,6 +31,12 @@ SHOWN_GROUPS = 50
 MAX_DAYS = 366
 PERIODS = (7, 30, 90, 365)
 ERROR_DOCS = "https://www.twilio.com/docs/api/errors/"
+
+
+def closest_entry(kb: KnowledgeBase, text: str) -> tuple[str, float] | None:
+    """The entry nearest to an unanswered question, in any country: what an editor would extend or add next to."""
+    matches = kb.entry_index.search(text, None, everywhere=True, limit=1)
+    return (matches[0].entry, matches[0].score) if matches else None
 
 
 def clamp(days: int) -> int:
@@ -46,7 +54,7 @@ async def insights(request: Request, account: AnyRole, engine: EngineDep, assist
         groups, grouped = problem_groups(engine, since)
         return {"counts": daily_counts(engine, since), "problems": problem_totals(engine, since),
                 "groups": groups, "grouped": grouped, "opted_out": opted_out_contacts(engine),
-                "failures": delivery_failures(engine, since)}
+                "failures": delivery_failures(engine, since), "entries": entry_uses(engine, since)}
 
     data = await anyio.to_thread.run_sync(collect)
     counts = data["counts"]
@@ -55,6 +63,7 @@ async def insights(request: Request, account: AnyRole, engine: EngineDep, assist
     shown = day_list(first, last)
     events = per_day(counts["event"])
     understander = assistant.understander
+    closest = {g.key: closest_entry(kb, g.sample) for g in data["groups"][:SHOWN_GROUPS]} if kb else {}
     response = render(
         request, "insights.html", account=account, days=days, periods=PERIODS, first=first, last=last,
         inbound=sum(counts["channel"].values()), channel_chart=day_chart(shown, per_day(counts["channel"])),
@@ -66,7 +75,8 @@ async def insights(request: Request, account: AnyRole, engine: EngineDep, assist
         opt_outs=sum(events["opt_out"].values()), erasures=sum(events["erasure"].values()),
         event_chart=day_chart(shown, events, names=("opt_out", "erasure")),
         failures=data["failures"], error_docs=ERROR_DOCS, engine_name=understander.name,
-        has_fallback=understander.primary is not None, fallbacks=understander.fallbacks)
+        has_fallback=understander.primary is not None, fallbacks=understander.fallbacks,
+        entries=data["entries"], closest=closest)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,0 +1,38 @@
+"""After the topic, the specific entry: whichever engine read the message, the app picks the entry it asks about."""
+
+from collections.abc import Callable
+
+from app.knowledge.retrieval import Match
+from app.messages import Understanding
+
+# Intents that are about the conversation itself: a greeting is not a question for an entry.
+CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "menu", "human", "affirm", "deny", "choose_country",
+                            "choose_language"})
+SHORT = 3  # words: a conversational message this short asks no entry ("hola buenas", "ok gracias")
+CLOSE = 0.08  # entries whose score is this near the best one are offered with it
+
+Search = Callable[[str, tuple[str | None, ...]], list[Match]]
+
+
+def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float, offer_at: float,
+               remembered: str | None = None) -> Understanding:
+    """Set the entry (and its topic) when one matches well enough, or 2-3 close choices when none stands out.
+
+    The entries searched are those of the country the person is in (remembered), of a country the message
+    names, and the regional ones."""
+    if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
+        return u
+    matches = search(text, tuple(dict.fromkeys((remembered, u.country))))
+    if not matches:
+        return u
+    best = matches[0]
+    u.entry_confidence = best.confidence
+    if best.confidence >= answer_at:
+        u.entry, u.topic, u.answered = best.entry, best.topic, True
+        if u.intent not in ("emergency",):
+            u.intent = best.topic
+    elif best.score >= offer_at:
+        close = tuple(m.entry for m in matches if m.score >= best.score - CLOSE)
+        if len(close) >= 2:
+            u.choices = close[:3]
+    return u

@@ -1,0 +1,116 @@
+"""Specific entries in the conversation: answered at once where they hold everywhere, chosen among close ones,
+reached through place names, and followed on WhatsApp by one question on whether they helped."""
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.config import ROOT
+from app.i18n import Texts
+from app.storage.models import Message
+
+LOCALES = ROOT / "locales"
+
+
+def ask(client: TestClient, text: str, sender: str, channel: str = "whatsapp") -> dict:
+    response = client.post("/api/v1/messages", json={"sender": sender, "channel": channel, "text": text})
+    assert response.status_code == 200
+    return response.json()
+
+
+def said(body: dict) -> str:
+    return "\n".join(r["text"] for r in body["replies"])
+
+
+def country_question(language: str) -> str:
+    return Texts(language, LOCALES).gettext("Which country are you in? Reply with a number:")
+
+
+def test_a_question_that_holds_everywhere_is_answered_in_one_reply(client: TestClient) -> None:
+    body = ask(client, "el acnur me va a cobrar algo por ayudarme?", "+5511987654321")  # Brazil: no country
+    kb = client.app.state.knowledge.get()
+    u = body["understanding"]
+    assert u["entry"] == "region-unhcr-never-charges" and u["entry_confidence"] >= 0.5
+    text = said(body)
+    assert kb.entry_title("region-unhcr-never-charges", u["language"]) in text
+    assert country_question(u["language"]) not in text
+    assert Texts(u["language"], LOCALES).gettext("Write your country for local phone numbers.") in text
+
+
+def test_on_sms_a_regional_answer_costs_no_country_menu(client: TestClient) -> None:
+    body = ask(client, "me ofrecen un trabajo pero primero tengo que pagar, es normal?", "+5511987654322", "sms")
+    assert body["understanding"]["entry"] is not None
+    text = said(body)
+    assert "1. " not in text and "MX" not in text.split("\n")[0]
+
+
+def test_a_place_name_sets_the_country(client: TestClient) -> None:
+    body = ask(client, "estoy en tapachula, donde pido refugio?", "+5511987654323")
+    assert body["understanding"]["country"] == "MX"
+    shelter = ask(client, "hay algun albergue en ciudad juarez?", "+5511987654324")
+    assert shelter["understanding"]["country"] == "MX"
+    first = said(shelter).split("\n- ", 2)[1]
+    kb = client.app.state.knowledge.get()
+    shelters = {m.point.organisation for m in kb.in_city("Ciudad Juárez") if m.point.kind == "shelter"}
+    assert shelters and any(first.startswith(name) for name in shelters)  # shelters first
+
+
+def test_sexual_violence_in_the_darien_gets_panamas_numbers_then_the_72_hour_care(client: TestClient) -> None:
+    body = ask(client, "me violaron en el darien, que hago", "+5511987654325")
+    u = body["understanding"]
+    assert u["country"] == "PA"
+    kb = client.app.state.knowledge.get()
+    text = said(body)
+    numbers = [n for _, n in kb.emergency_numbers("PA", "es")]
+    assert text.index(numbers[0]) < text.index("72")
+    assert u["entry"] in ("pa-sexual-violence-care-72h", "region-sexual-violence-72-hours")
+
+
+@pytest.mark.parametrize(("greeting", "language"), [("Bonjour", "fr"), ("bonjou", "ht"), ("olá", "pt"), ("hi", "en")])
+def test_a_greeting_in_another_language_switches_the_reply(client: TestClient, greeting: str, language: str) -> None:
+    body = ask(client, greeting, "+5215512340000")  # a Mexican number: Spanish by default
+    assert body["understanding"]["language"] == language
+    heading = Texts(language, LOCALES).gettext("What do you need?")
+    assert heading in said(body)
+
+
+def test_close_entries_are_offered_and_a_number_picks_one(client: TestClient) -> None:
+    kb = client.app.state.knowledge.get()
+    sender = "+5215512340001"
+    text = next(t for t in ("ayuda con trabajo", "problema con papeles", "necesito ayuda legal", "trata",
+                            "estafa de trabajo", "ayuda para mi hijo")
+                if len(kb.entry_index.search(t, "MX")) > 1)
+    body = ask(client, text, sender)
+    choices = body["understanding"]["intent"] == "choose_entry"
+    if not choices:
+        pytest.skip(f"{text!r} matched one entry clearly")
+    options = said(body).split("\n")[1:]
+    picked = ask(client, "2", sender)
+    assert picked["understanding"]["entry"] is not None
+    assert options[1].split(". ", 1)[1] in said(picked)
+
+
+def test_feedback_once_a_day_on_whatsapp_and_a_no_offers_a_person(client: TestClient) -> None:
+    sender = "+5511987654330"
+    question = Texts("es", LOCALES).gettext("Was this useful? 1 Yes / 2 No")
+    first = ask(client, "el acnur cobra por la ayuda?", sender)
+    assert question in said(first)
+    no = ask(client, "2", sender)
+    assert no["understanding"]["intent"] == "feedback"
+    assert "PERSONA" in said(no) and "MENU" in said(no)
+    again = ask(client, "el acnur pide dinero?", sender)
+    assert again["understanding"]["entry"] and question not in said(again)  # once a day
+    sms = ask(client, "el acnur cobra por la ayuda?", "+5511987654331", "sms")
+    assert sms["understanding"]["entry"] and question not in said(sms)
+    with client.app.state.engine.connect() as conn:
+        rows = conn.execute(select(Message.intent, Message.entry, Message.useful)
+                            .where(Message.direction == "in", Message.entry.is_not(None))).all()
+    assert ("feedback", first["understanding"]["entry"], False) in [tuple(r) for r in rows]
+
+
+def test_feedback_is_not_asked_after_a_menu(client: TestClient) -> None:
+    body = ask(client, "MENU", "+5511987654332")
+    assert Texts("es", LOCALES).gettext("Was this useful? 1 Yes / 2 No") not in said(body)
+    assert date.today()  # the rule is per day: the state keeps the date it was asked
