@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     rasa_breaker_seconds: float = Field(30.0, ge=0)  # after Rasa fails, the embedded engine answers this long
     understanding_threshold: float = Field(0.3, ge=0.0, le=1.0)
     entry_threshold: float = Field(0.4, ge=0.0, le=1.0)  # calibrated confidence to answer a specific entry
-    entry_choices_score: float = Field(0.35, ge=0.0, le=1.0)  # below the threshold, offer close entries above this
+    entry_min_score: float = Field(0.22, ge=0.0, le=1.0)  # the least similarity for an entry to be answered or offered
     bot_dir: Path = ROOT / "bot"
     engine_cache_dir: Path = ROOT / "var" / "engine-cache"  # the trained embedded engine, shared by processes
     content_dir: Path = ROOT / "content"

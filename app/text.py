@@ -8,6 +8,8 @@ _STRIP = " \t\r\n.!?¡¿,;:\"'*()"
 
 def strip_accents(text: str) -> str:
     """NFKD without combining marks: 'Stóp ﬁ' -> 'Stop fi'. Case is left alone."""
+    if text.isascii():  # most of what people type: nothing to fold
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

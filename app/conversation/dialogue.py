@@ -108,16 +108,17 @@ class Dialogue:
         reply.understanding = u
         if u.intent == "emergency":
             return self._danger(msg, kb, convo, reply, understanding=u)
-        if u.entry:
-            return entries.answer_entry(kb, u.entry, texts, convo, reply, channel=msg.channel, today=date.today())
-        if u.choices:
-            return entries.offer_choices(kb, u.choices, texts, convo, reply)
         city = kb.city_in_text(msg.text)
-        if city and u.topic in (None, "services"):
+        wanted = kinds_in_text(msg.text)  # "albergue", "abogado": the service points of the city, shelters first
+        if u.entry and not (city and wanted):
+            return entries.answer_entry(kb, u.entry, texts, convo, reply, channel=msg.channel, today=date.today())
+        if u.choices and not (city and wanted):
+            return entries.offer_choices(kb, u.choices, texts, convo, reply)
+        if city and (wanted or u.topic in (None, "services")):
+            u.entry = None
             u.intent, u.topic, u.answered = "services", "services", True
             found = kb.in_city(city)
             convo.country = u.country = convo.country or found[0].country  # the city says where the person is
-            wanted = kinds_in_text(msg.text)  # "albergue": shelters first
             found.sort(key=lambda match: match.point.kind not in wanted)
             return self._services(found, kb, texts, convo, reply,
                                   title(texts.gettext("Service points in {city}:", city=city)))
@@ -184,9 +185,11 @@ class Dialogue:
                 return None, codes[number - 1] if 1 <= number <= len(codes) else None
             return (kb.topics[number - 1].id if 1 <= number <= len(kb.topics) else None), None
         first, _, rest = word.partition(" ")
-        topic = kb.topic_for_keyword(first) or kb.topic_for_keyword(word)
-        if topic:
-            return topic, kb.country_in_text(rest) if rest else None
+        topic = kb.topic_for_keyword(word) or kb.topic_for_keyword(first)
+        # a keyword alone, or with a country ("ASILO MX"); "trabajo en el campo con visa..." is a question
+        country = kb.country_in_text(rest) if rest else None
+        if topic and (kb.topic_for_keyword(word) or not rest or (country and len(rest.split()) <= 3)):
+            return topic, country
         return None, kb.country_for_word(word)
 
     def _answer(self, topic: str, kb: KnowledgeBase, texts: Texts, convo: Conversation, reply: Reply) -> Reply:

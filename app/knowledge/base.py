@@ -14,6 +14,7 @@ from app.knowledge.loader import RawContent
 from app.knowledge.places import Gazetteer, Nearby, countries_at, distance_km, split_nearby
 from app.knowledge.retrieval import EntryIndex, Match
 from app.knowledge.schema import AnswerEntry, Country, Entry, ServicePoint, Topic, source_url
+from app.knowledge.wording import COUNTRY_PROMPT, short_url, without_country_prompt  # noqa: F401 (re-exported)
 from app.messages import title
 from app.text import normalize
 
@@ -21,16 +22,10 @@ K = TypeVar("K", bound=str)
 # Topics whose answers start with the country's published emergency numbers, the kind named first.
 NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
 WORD = re.compile(r"[A-Z0-9]+")
-# The closing line of a regional text that asks for the country ("Escribe el nombre del país …, o MENU."):
-# dropped once the country is known. Matches a last line, or a last sentence of an SMS paragraph.
-COUNTRY_PROMPT = re.compile(
-    r"(?:(?<=[.!?])[ \t]+|\n|^)(?:O |Or |Ou |Oswa )?(?:Escribe (?:el nombre del |tu )?pa[ií]s|Write (?:the |your )?"
-    r"country|[ÉE]crivez le (?:nom du )?pays|Ekri non peyi|Escreva o (?:nome do )?pa[ií]s|Schrijf (?:de naam van )?"
-    r"(?:het|uw|je) land)[^\n]*$", re.IGNORECASE)
 LANGUAGE_NAMES = {"es": "español", "en": "English", "fr": "français", "ht": "kreyòl", "pt": "português",
                   "nl": "Nederlands"}
-
-
+_INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one content shares its index
+_BUILDING = threading.Lock()
 @dataclass(frozen=True)
 class Answer:
     topic: str
@@ -49,22 +44,6 @@ class ServiceMatch:
     point: ServicePoint
     country: str
     km: float | None
-
-
-def without_country_prompt(text: str) -> str:
-    return COUNTRY_PROMPT.sub("", text).rstrip()
-
-
-def short_url(url: str) -> str:
-    """Where to confirm, short enough for an SMS: 'https://www.gob.mx/comar/x/y' -> 'gob.mx/comar'."""
-    host, _, path = url.split("://", 1)[-1].partition("/")
-    host = host[4:] if host.startswith("www.") else host
-    first = path.split("/", 1)[0].split("?", 1)[0]
-    return f"{host}/{first}" if first and len(first) <= 16 and "." not in first and not first.isdigit() else host
-
-
-_INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one content shares its index
-_BUILDING = threading.Lock()
 
 
 class KnowledgeBase:

@@ -28,9 +28,24 @@ from app.text import normalize
 Add = Callable[[Problem], None]
 
 
+_CHECKED: dict[tuple[str, str, str, date], list[Problem]] = {}  # by content version: the same files, the same problems
+
+
 def check(raw: RawContent, *, locales_dir: Path | None = None, today: date | None = None) -> list[Problem]:
     """Every problem of the content, errors and warnings, in file order."""
     today = today or date.today()
+    key = (raw.version, raw.topics.path if raw.topics else "", str(locales_dir), today)  # the path: how files are named
+    if raw.version and not raw.problems and key in _CHECKED:
+        return list(_CHECKED[key])
+    problems = _check(raw, locales_dir, today)
+    if raw.version and not raw.problems:
+        if len(_CHECKED) >= 16:
+            _CHECKED.pop(next(iter(_CHECKED)))
+        _CHECKED[key] = problems
+    return list(problems)
+
+
+def _check(raw: RawContent, locales_dir: Path | None, today: date) -> list[Problem]:
     problems = list(raw.problems)
     topic_ids = _check_topics(raw, problems.append)
     _check_countries(raw, problems.append)

@@ -98,15 +98,34 @@ FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The node tree (its marks give the lines) and the data of one YAML text; raises yaml.YAMLError."""
     try:
-        return yaml.compose(text, Loader=FAST_LOADER), yaml.load(text, Loader=FAST_LOADER)
+        return _compose_and_construct(text, FAST_LOADER)
     except yaml.YAMLError:
-        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.load(text, Loader=yaml.SafeLoader)
+        return _compose_and_construct(text, yaml.SafeLoader)
+
+
+def _compose_and_construct(text: str, loader_class: Any) -> tuple[yaml.Node | None, Any]:
+    """Parse once: the node tree, and the data constructed from it (not a second parse of the text)."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+# Files already parsed and validated, by their name, bytes and model: a reload reads again only what changed.
+_PARSED: dict[tuple[str, bytes, str], Document] = {}
+PARSED_KEPT = 256
 
 
 def _parse(path: Path, root: Path, model: type[BaseModel], raw: RawContent) -> Document | None:
     rel = relative(path, root)
     try:
-        text = path.read_text(encoding="utf-8")
+        data_bytes = path.read_bytes()
+        key = (rel, hashlib.sha256(data_bytes).digest(), model.__name__)
+        if key in _PARSED:
+            return _PARSED[key]
+        text = data_bytes.decode("utf-8")
         node, data = read_yaml(text)
     except (OSError, UnicodeDecodeError) as exc:
         raw.problems.append(Problem(rel, 1, f"cannot read the file ({exc})", "save it as UTF-8 text"))
@@ -129,7 +148,10 @@ def _parse(path: Path, root: Path, model: type[BaseModel], raw: RawContent) -> D
                 Problem(rel, line_of(node, error["loc"]), f"{where}: {error['msg']}", _fix_for(error))
             )
         return None
-    return Document(rel, node, parsed)
+    if len(_PARSED) >= PARSED_KEPT:
+        _PARSED.pop(next(iter(_PARSED)))
+    document = _PARSED[key] = Document(rel, node, parsed)
+    return document
 
 
 def load_content(root: Path) -> RawContent:

@@ -5,9 +5,11 @@ from collections.abc import Callable
 from app.knowledge.retrieval import Match
 from app.messages import Understanding
 
-# Intents that are about the conversation itself: a greeting is not a question for an entry.
-CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks", "menu", "human", "affirm", "deny", "choose_country",
-                            "choose_language"})
+# Intents that ask the assistant to do something (a person, the menu, another language): never an entry.
+ACTIONS = frozenset({"human", "menu", "affirm", "deny", "choose_country", "choose_language"})
+# Intents about the conversation itself: a short greeting is not a question for an entry; a greeting followed by
+# a question is ("hola buenas, cuanto cuesta pedir refugio").
+CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks"})
 SHORT = 3  # words: a conversational message this short asks no entry ("hola buenas", "ok gracias")
 CLOSE = 0.08  # entries whose score is this near the best one are offered with it
 
@@ -20,6 +22,8 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
 
     The entries searched are those of the country the person is in (remembered), of a country the message
     names, and the regional ones."""
+    if u.intent in ACTIONS and u.confidence >= answer_at:
+        return u
     if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
         return u
     matches = search(text, tuple(dict.fromkeys((remembered, u.country))))
@@ -27,11 +31,13 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
         return u
     best = matches[0]
     u.entry_confidence = best.confidence
+    if best.score < offer_at:  # too far from every phrasing ("who won the match?"): the margin says nothing
+        return u
     if best.confidence >= answer_at:
         u.entry, u.topic, u.answered = best.entry, best.topic, True
         if u.intent not in ("emergency",):
             u.intent = best.topic
-    elif best.score >= offer_at:
+    else:
         close = tuple(m.entry for m in matches if m.score >= best.score - CLOSE)
         if len(close) >= 2:
             u.choices = close[:3]

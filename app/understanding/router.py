@@ -32,11 +32,11 @@ class Understander:
 
     def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None, *,
                  breaker_seconds: float = 30.0, search: Search | None = None, entry_threshold: float = 0.4,
-                 entry_choices_score: float = 0.35) -> None:
+                 entry_min_score: float = 0.22) -> None:
         self.embedded = embedded
         self.primary = primary
         self.search = search  # the knowledge base's entries: whichever engine answered, the app picks the entry
-        self.entry_threshold, self.entry_choices_score = entry_threshold, entry_choices_score
+        self.entry_threshold, self.entry_min_score = entry_threshold, entry_min_score
         self.fallbacks = 0
         self.metrics: Metrics | None = None
         self._lock = threading.Lock()
@@ -68,7 +68,7 @@ class Understander:
         if self.search is None:
             return found
         return pick_entry(found, text, self.search, answer_at=self.entry_threshold,
-                          offer_at=self.entry_choices_score, remembered=country)
+                          offer_at=self.entry_min_score, remembered=country)
 
     def _engine(self, text: str, *, sender: str, channel: str, language: str, country: str | None) -> Understanding:
         if self.remote:
@@ -196,4 +196,4 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
         else None
     return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds,
                         search=lambda text, country: knowledge.get().search_entries(text, country),
-                        entry_threshold=settings.entry_threshold, entry_choices_score=settings.entry_choices_score)
+                        entry_threshold=settings.entry_threshold, entry_min_score=settings.entry_min_score)

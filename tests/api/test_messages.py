@@ -13,7 +13,8 @@ def test_api_answers_with_replies_and_understanding(client) -> None:
     body = response.json()
     assert body["replies"] and body["replies"][0]["text"]
     assert body["understanding"] == {"intent": "asylum", "topic": "asylum", "country": "MX", "language": "es",
-                                     "confidence": 1.0, "engine": "keywords"}
+                                     "confidence": 1.0, "engine": "keywords", "entry": None,
+                                     "entry_confidence": None}
 
 
 def test_api_whatsapp_and_web_are_not_paged(client) -> None:

@@ -35,8 +35,11 @@ def expected_reply(client, name: str) -> str:  # type: ignore[no-untyped-def]
     kb, locales = client.app.state.knowledge.get(), client.app.state.settings.locales_dir
     if name == "sms_text":  # ASILO MX
         return to_gsm7(kb.answer("asylum", "MX", "es").sms)[:60]
-    if name == "whatsapp_text":  # ¿cómo pido refugio en Costa Rica?
-        return kb.answer("asylum", "CR", "es").whatsapp.splitlines()[0]
+    if name == "whatsapp_text":  # ¿cómo pido refugio en Costa Rica?: a specific entry of Costa Rica, or the overview
+        u = client.app.state.assistant.understander.understand("¿cómo pido refugio en Costa Rica?", sender="x",
+                                                              channel="whatsapp", language="es", country="CR")
+        answer = kb.entry_answer(u.entry, "es", "CR") if u.entry else kb.answer("asylum", "CR", "es")
+        return answer.whatsapp.splitlines()[0]
     if name == "whatsapp_voice_note":  # from +509: in Kreyòl
         return Texts("ht", locales).gettext("I can only read text for now. Please write your question.")
     if name == "whatsapp_location":  # Tapachula

@@ -158,12 +158,12 @@ def test_a_draft_is_previewed_as_it_would_be_sent(own_client, content: Path) -> 
     user(own_client, "edi", "editor")
     path = content / "answers" / "MX.yaml"
     text = path.read_text().replace("topic: asylum\n    status: published", "topic: asylum\n    status: draft", 1)
-    path.write_text(text.replace("Refugio en Mexico: decide la COMAR.", "Refugio en Mexico (borrador).", 1))
+    path.write_text(text.replace("Refugio en México: decide la COMAR.", "Refugio en México (borrador).", 1))
     page = own_client.get("/console/content/answer?topic=asylum&country=MX&language=es&lang=en").text
     served, draft = sections(page)
     assert "The files have changed since version" in page
     assert "decide la COMAR" in served and "borrador" not in served  # still served until a reload
-    assert "Draft, as it would be sent once published" in draft and "Refugio en Mexico (borrador)." in draft
+    assert "Draft, as it would be sent once published" in draft and "Refugio en México (borrador)." in draft
     assert "<td>draft</td>" in draft
 
 
@@ -188,7 +188,7 @@ def test_operator_reloads_and_broken_content_is_refused(own_client, content: Pat
     token = csrf_of(own_client)
 
     path = content / "answers" / "MX.yaml"
-    path.write_text(path.read_text().replace("Refugio en Mexico: decide la COMAR.", "Refugio: decide la COMAR.", 1))
+    path.write_text(path.read_text().replace("Refugio en México: decide la COMAR.", "Refugio: decide la COMAR.", 1))
     done = own_client.post("/console/content/reload", data={"csrf_token": token, "country": "MX"},
                            follow_redirects=False)
     assert done.status_code == 303
