@@ -10,9 +10,7 @@ that about 8 in 10 phrasings scored like this found their entry.
 
 import hashlib
 import math
-import os
-import pickle
-import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from app.knowledge.pickles import kept
 from app.knowledge.schema import Entry
 from app.text import fold
 
@@ -37,6 +36,16 @@ class Match:
     topic: str
     score: float  # the cosine similarity of the entry's nearest phrasing
     confidence: float  # calibrated: how often a match like this is the right entry
+
+
+def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: np.ndarray) -> dict[int, float]:
+    """Sublinear TF-IDF weights of one text's n-grams, unnormalised, as a fitted TfidfVectorizer computes them."""
+    counts: dict[int, int] = {}
+    for gram in grams:
+        index = vocabulary.get(gram)
+        if index is not None:
+            counts[index] = counts.get(index, 0) + 1
+    return {index: (1.0 + math.log(n)) * idf[index] for index, n in counts.items()}
 
 
 class EntryIndex:
@@ -85,13 +94,8 @@ class EntryIndex:
         """One text's TF-IDF vector as feature indices and weights (what _vector computes, without sklearn)."""
         features: dict[int, float] = {}
         for analyze, vocabulary, idf, offset in self.parts:
-            counts: dict[int, int] = {}
-            for gram in analyze(text):
-                index = vocabulary.get(gram)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            for index, n in counts.items():
-                features[offset + index] = (1.0 + math.log(n)) * idf[index]
+            for index, weight in tfidf_weights(analyze(text), vocabulary, idf).items():
+                features[offset + index] = weight
         weights = np.fromiter(features.values(), float)
         return list(features), weights / (math.sqrt(float(weights @ weights)) or 1.0)
 
@@ -199,25 +203,7 @@ class IndexCache:
         for entry in sorted(entries, key=lambda e: e.id):
             digest.update(entry.model_dump_json().encode() + str(scope[entry.id]).encode())
         path = self.folder / f"entries-{digest.hexdigest()[:32]}.pickle"
-        try:
-            with path.open("rb") as file:
-                index: EntryIndex = pickle.load(file)  # written below by this app, in its own var/ folder
-            return index
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass
-        index = EntryIndex(entries, scope)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            with partial.open("wb") as file:
-                pickle.dump(index, file, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(partial, path)
-            for old in sorted(self.folder.glob("entries-*.pickle"), key=lambda p: p.stat().st_mtime)[:-KEPT]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass  # every process builds its own
-        return index
+        return kept(path, lambda: EntryIndex(entries, scope), what="entries' index")
 
 
 CACHE = IndexCache()  # the app points it at ENGINE_CACHE_DIR at start (build_understander)
-KEPT = 4

@@ -11,6 +11,7 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from app.knowledge.retrieval import tfidf_weights
 from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
 from app.text import fold
@@ -42,17 +43,12 @@ class SparseLinear:
         indices: list[int] = []
         weights: list[float] = []
         for analyze, vocabulary, idf, offset in self.parts:
-            counts: dict[int, int] = {}
-            for gram in analyze(text):
-                index = vocabulary.get(gram)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            if not counts:
+            found = tfidf_weights(analyze(text), vocabulary, idf)
+            if not found:
                 continue
-            values = [(1.0 + math.log(n)) * idf[i] for i, n in counts.items()]
-            norm = math.sqrt(sum(v * v for v in values))
-            indices += [offset + i for i in counts]
-            weights += [v / norm for v in values]
+            norm = math.sqrt(sum(v * v for v in found.values()))
+            indices += [offset + i for i in found]
+            weights += [v / norm for v in found.values()]
         if not indices:
             return self.intercept.copy()
         return np.asarray(weights) @ self.coef_t[indices] + self.intercept

@@ -2,8 +2,6 @@
 
 import hashlib
 import logging
-import os
-import pickle
 import sys
 import threading
 from functools import lru_cache
@@ -13,6 +11,7 @@ from time import monotonic, perf_counter
 from app.config import Settings
 from app.knowledge import retrieval
 from app.knowledge.live import LiveKnowledge
+from app.knowledge.pickles import kept
 from app.messages import Understanding
 from app.metrics import Metrics
 from app.understanding.embedded import EmbeddedEngine, IntentClassifier, LanguageDetector
@@ -136,26 +135,7 @@ def _trained(nlu_dir: Path, content_dir: Path, fingerprint: str, cache_dir: Path
     if cache_dir is None:
         return _train(nlu_dir, content_dir)
     path = cache_dir / f"engine-{_inputs_key(nlu_dir, content_dir)}.pickle"
-    try:
-        with path.open("rb") as file:
-            models: Models = pickle.load(file)  # written by this app below, in its own var/ folder
-        return models
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # unpickling raises whatever a damaged file provokes: train again, write it anew
-        log.warning("the trained engine in %s is unreadable (%r): training again", path, exc)
-    models = _train(nlu_dir, content_dir)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with partial.open("wb") as file:
-            pickle.dump(models, file, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(partial, path)  # another process reads the whole file or none
-        for old in sorted(cache_dir.glob("engine-*.pickle"), key=lambda p: p.stat().st_mtime)[:-CACHE_KEPT]:
-            old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("cannot keep the trained engine in %s (%s): each process trains its own", cache_dir, exc)
-    return models
+    return kept(path, lambda: _train(nlu_dir, content_dir), what="trained engine", keep=CACHE_KEPT)
 
 
 def _train(nlu_dir: Path, content_dir: Path) -> Models:
