@@ -19,14 +19,15 @@ def answer_entry(kb: KnowledgeBase, entry_id: str, texts: Texts, convo: "Convers
                  channel: str, today: date) -> Reply:
     """The entry itself; where it holds everywhere and the country is unknown, one line offering local contacts;
     on WhatsApp, at most once a day, whether it was useful."""
-    answer = kb.entry_answer(entry_id, convo.language, convo.country)
     u = reply.understanding
+    # the entry's country, or the one the message named ("desde Honduras"), is where the person is asking about
+    convo.country = kb.entry_scope.get(entry_id) or u.country or convo.country
+    answer = kb.entry_answer(entry_id, convo.language, convo.country)
     if answer is None:  # the content changed between the reading and the answer
         u.entry = None
         return reply
     u.entry, u.topic, u.answered = entry_id, answer.topic, True
-    if answer.country:  # a country's own entry: that is where the person is asking about
-        convo.country = u.country = answer.country
+    u.country = convo.country
     if u.intent != "emergency":
         u.intent = answer.topic
     reply.say(answer.whatsapp, sms=answer.sms)

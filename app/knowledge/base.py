@@ -177,7 +177,8 @@ class KnowledgeBase:
         with _BUILDING:
             index = _INDEXES.get(self.version)
             if index is None:
-                index = retrieval.CACHE.get(list(self.entries.values()), self.entry_scope)
+                names = [w for c in self.countries.values() for w in (*c.names.values(), *c.aliases, *c.demonyms)]
+                index = retrieval.CACHE.get(list(self.entries.values()), self.entry_scope, names)
                 if len(_INDEXES) >= 3:
                     _INDEXES.pop(next(iter(_INDEXES)))
                 _INDEXES[self.version] = index

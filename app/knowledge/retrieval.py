@@ -10,6 +10,7 @@ that about 8 in 10 phrasings scored like this found their entry.
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,15 @@ def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: np.ndar
 class EntryIndex:
     """The asks of the published entries, ready to be searched within a country."""
 
-    def __init__(self, entries: list[Entry], scope: dict[str, str | None]) -> None:
-        rows = [(fold(ask), e.id, True) for e in entries for asks in e.asks.values() for ask in asks]
+    def __init__(self, entries: list[Entry], scope: dict[str, str | None], names: Iterable[str] = ()) -> None:
+        # Country names say where, which the scope already settles: in the text they would only make every entry
+        # of that country look alike ("asiel in suriname" is not about Suriname's emergency number).
+        spelled = sorted({fold(n) for n in names if n.strip()}, key=len, reverse=True)
+        self.names = re.compile(r"\b(?:" + "|".join(map(re.escape, spelled)) + r")\b") if spelled else None
+        clean = self.clean
+        rows = [(clean(ask), e.id, True) for e in entries for asks in e.asks.values() for ask in asks]
         # the answer itself, in each of its languages: its title and its lines carry the words people use too
-        rows += [(fold(line.strip("*-• ")), e.id, False) for e in entries for text in e.texts.values()
+        rows += [(clean(line.strip("*-• ")), e.id, False) for e in entries for text in e.texts.values()
                  for line in text.whatsapp.splitlines() if len(line.split()) >= 3]
         self.ids = sorted({e.id for e in entries})
         position = {entry_id: i for i, entry_id in enumerate(self.ids)}
@@ -89,6 +95,11 @@ class EntryIndex:
 
     def _vector(self, texts: list[str]) -> csr_matrix:
         return _normalize(hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr())
+
+    def clean(self, text: str) -> str:
+        """Accent-free lower case, without country names."""
+        folded = fold(text)
+        return self.names.sub(" ", folded) if self.names else folded
 
     def _features(self, text: str) -> tuple[list[int], np.ndarray]:
         """One text's TF-IDF vector as feature indices and weights (what _vector computes, without sklearn)."""
@@ -152,7 +163,7 @@ class EntryIndex:
         `everywhere`, the entries of every country: for editors)."""
         if not self.ids:
             return []
-        scores = self._scores(fold(text))
+        scores = self._scores(self.clean(text))
         if not everywhere:
             scores = np.where(self._allowed(country), scores, -1.0)
         order = np.argsort(-scores)[:limit]
@@ -196,14 +207,15 @@ class IndexCache:
     def __init__(self, folder: Path | None = None) -> None:
         self.folder = folder
 
-    def get(self, entries: list[Entry], scope: dict[str, str | None]) -> EntryIndex:
+    def get(self, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> EntryIndex:
         if self.folder is None:
-            return EntryIndex(entries, scope)
+            return EntryIndex(entries, scope, names)
         digest = hashlib.sha256(f"{sklearn.__version__} {np.__version__}".encode() + Path(__file__).read_bytes())
+        digest.update("\0".join(sorted(names)).encode())
         for entry in sorted(entries, key=lambda e: e.id):
             digest.update(entry.model_dump_json().encode() + str(scope[entry.id]).encode())
         path = self.folder / f"entries-{digest.hexdigest()[:32]}.pickle"
-        return kept(path, lambda: EntryIndex(entries, scope), what="entries' index")
+        return kept(path, lambda: EntryIndex(entries, scope, names), what="entries' index")
 
 
 CACHE = IndexCache()  # the app points it at ENGINE_CACHE_DIR at start (build_understander)

@@ -11,7 +11,8 @@ ACTIONS = frozenset({"human", "menu", "affirm", "deny", "choose_country", "choos
 # a question is ("hola buenas, cuanto cuesta pedir refugio").
 CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks"})
 SHORT = 3  # words: a conversational message this short asks no entry ("hola buenas", "ok gracias")
-CLOSE = 0.08  # entries whose score is this near the best one are offered with it
+CLOSE = 0.08
+SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near
 
 Search = Callable[[str, tuple[str | None, ...]], list[Match]]
 
@@ -20,22 +21,24 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
                remembered: str | None = None) -> Understanding:
     """Set the entry (and its topic) when one matches well enough, or 2-3 close choices when none stands out.
 
-    The entries searched are those of the country the person is in (remembered), of a country the message
-    names, and the regional ones."""
+    The entries searched are those of the country the message names, else of the one remembered for the
+    person, and the regional ones."""
     if u.intent in ACTIONS and u.confidence >= answer_at:
         return u
     if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
         return u
-    matches = search(text, tuple(dict.fromkeys((remembered, u.country))))
+    matches = search(text, (u.country or remembered,))
     if not matches:
         return u
     best = matches[0]
     u.entry_confidence = best.confidence
     if best.score < offer_at:  # too far from every phrasing ("who won the match?"): the margin says nothing
         return u
+    if u.topic and best.topic != u.topic and u.confidence >= SURE_TOPIC and best.score < NEAR:
+        return u  # the engine is sure of a topic this country has no close entry on: its overview answers
     if best.confidence >= answer_at:
         u.entry, u.topic, u.answered = best.entry, best.topic, True
-        if u.intent not in ("emergency",):
+        if u.intent != "emergency" and best.topic != "emergency":  # danger is for the words of the message to say
             u.intent = best.topic
     else:
         close = tuple(m.entry for m in matches if m.score >= best.score - CLOSE)
