@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.config import ROOT
 from app.i18n import Texts
+from app.knowledge.retrieval import Match
 from app.storage.models import Message
 
 LOCALES = ROOT / "locales"
@@ -77,19 +78,22 @@ def test_a_greeting_in_another_language_switches_the_reply(client: TestClient, g
 
 
 def test_close_entries_are_offered_and_a_number_picks_one(client: TestClient) -> None:
+    """Two entries that match about equally, neither surely: both are offered; the reply "2" answers the second."""
     kb = client.app.state.knowledge.get()
-    sender = "+5215512340001"
-    text = next(t for t in ("ayuda con trabajo", "problema con papeles", "necesito ayuda legal", "trata",
-                            "estafa de trabajo", "ayuda para mi hijo")
-                if len(kb.entry_index.search(t, "MX")) > 1)
-    body = ask(client, text, sender)
-    choices = body["understanding"]["intent"] == "choose_entry"
-    if not choices:
-        pytest.skip(f"{text!r} matched one entry clearly")
+    first, second = [e.id for e in kb.entries_for("MX", "asylum") if kb.entry_scope[e.id] == "MX"][:2]
+    understander = client.app.state.assistant.understander
+    close = [Match(first, "asylum", 0.5, 0.3), Match(second, "asylum", 0.48, 0.25)]
+    real, understander.search = understander.search, lambda text, countries: close
+    try:
+        body = ask(client, "una pregunta sobre el refugio en mexico", "+5215512340001")
+    finally:
+        understander.search = real
+    assert body["understanding"]["intent"] == "choose_entry"
     options = said(body).split("\n")[1:]
-    picked = ask(client, "2", sender)
-    assert picked["understanding"]["entry"] is not None
-    assert options[1].split(". ", 1)[1] in said(picked)
+    assert options == [f"1. {kb.entry_title(first, 'es', 'MX')}", f"2. {kb.entry_title(second, 'es', 'MX')}"]
+    picked = ask(client, "2", "+5215512340001")
+    assert picked["understanding"]["entry"] == second
+    assert kb.entry_answer(second, "es", "MX").whatsapp.split("\n\n")[0] in said(picked)
 
 
 def test_feedback_once_a_day_on_whatsapp_and_a_no_offers_a_person(client: TestClient) -> None:
