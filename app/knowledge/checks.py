@@ -8,7 +8,13 @@ from pathlib import Path
 import phonenumbers
 
 from app.knowledge.base import NUMBER_TOPICS, KnowledgeBase, short_url
-from app.knowledge.entry_checks import check_entries, check_sources, check_texts, published_numbers
+from app.knowledge.entry_checks import (
+    backed_numbers,
+    check_entries,
+    check_sources,
+    check_texts,
+    published_numbers,
+)
 from app.knowledge.evidence import backing_numbers, claims, digits_of, unbacked
 from app.knowledge.loader import Document, Problem, RawContent, line_of
 from app.knowledge.places import BOXES
@@ -20,7 +26,6 @@ from app.knowledge.schema import (
     AnswerEntry,
     Country,
     ServicePoint,
-    Source,
     source_url,
 )
 from app.text import normalize
@@ -263,8 +268,7 @@ def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, number
         add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
                     "use the date of the review"))
     check_sources(doc, at, list(entry.sources), today, add)
-    backed = backing_numbers((s.quote for s in entry.sources if isinstance(s, Source) and s.label != "supporting"),
-                             numbers)
+    backed = backed_numbers(entry.sources, numbers)
     check_texts(doc, at, entry.texts, name=entry.topic, published=entry.status == "published", backed=backed,
                 locales_dir=locales_dir, source=short_url(source_url(entry.sources[0])), add=add)
 

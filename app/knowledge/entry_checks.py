@@ -2,7 +2,7 @@
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,13 @@ def lost_letters(text: AnswerText, language: str = "") -> list[tuple[str, str]]:
 def footer_sample(language: str, locales_dir: Path | None, source: str) -> str:
     texts = Texts(language, locales_dir or Path("/nonexistent"))
     return texts.gettext("Reviewed {date} · {source}", date="2026-01-01", source=source)
+
+
+def backed_numbers(sources: Iterable[HttpUrl | Source], numbers: Iterable[str]) -> set[str]:
+    """The numbers a text may state: those in its sources' quotes (not a supporting page's) and the country's
+    published emergency numbers."""
+    quotes = (s.quote for s in sources if isinstance(s, Source) and s.label != "supporting")
+    return backing_numbers(quotes, numbers)
 
 
 def published_numbers(raw: RawContent, country: str | None) -> list[str]:
@@ -166,6 +173,6 @@ def _check_entry(doc: Document, at: Path_, entry: Entry, country: str | None, nu
     if published and not backs_publication(entry.sources):
         add(Problem(doc.path, line_of(doc.node, (*at, "sources")), f"{entry.id}: no source backs publication",
                     "add an official page, a facts-sheet row, or two corroborating outlets; else keep it a draft"))
-    backed = backing_numbers((s.quote for s in entry.sources if s.label != "supporting"), numbers)
+    backed = backed_numbers(entry.sources, numbers)
     check_texts(doc, at, entry.texts, name=entry.id, published=published, backed=backed, locales_dir=locales_dir,
                 source=short_url(str(entry.sources[0].url)), add=add)

@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from app.knowledge.evidence import backing_numbers, unbacked
+from app.knowledge.entry_checks import backed_numbers, published_numbers
+from app.knowledge.evidence import unbacked
 from app.knowledge.loader import RawContent
 from app.knowledge.requirements import STALE_DAYS
 from app.knowledge.schema import COUNTRY_CODES
@@ -42,10 +43,9 @@ def entry_rows(raw: RawContent, *, today: date | None = None) -> list[EntryRow]:
     today = today or date.today()
     rows = []
     for scope, doc in raw.entries.items():
-        country = raw.countries.get(scope)
-        numbers = [n.number for n in country.model.emergency if n.status == "published"] if country else []
+        numbers = published_numbers(raw, None if scope == "regional" else scope)
         for e in doc.model.entries:
-            backed = backing_numbers((s.quote for s in e.sources if s.label != "supporting"), numbers)
+            backed = backed_numbers(e.sources, numbers)
             loose = {c.digits for t in e.texts.values() for f in (t.whatsapp, t.sms) for c in unbacked(f, backed)}
             labels = {s.label for s in e.sources}
             rows.append(EntryRow(scope, e.id, e.topic, e.status, tuple(e.texts), next(x for x in STRENGTH if x in labels),

@@ -70,18 +70,21 @@ class EntryIndex:
         self.is_ask = np.array([ask for _, _, ask in rows], dtype=bool)
         self.starts = np.searchsorted(self.row_entry, np.arange(len(self.ids)))
         self.scope = [scope[entry_id] for entry_id in self.ids]
-        self.topics = [next(e.topic for e in entries if e.id == entry_id) for entry_id in self.ids]
+        topic_of = {e.id: e.topic for e in entries}
+        self.topics = [topic_of[entry_id] for entry_id in self.ids]
         self._masks: dict[tuple[str | None, ...], np.ndarray] = {}
         self.words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, norm=None,
                                      token_pattern=r"(?u)\b\w+\b")
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, norm=None)
         self.matrix = _normalize(hstack([self.words.fit_transform(texts), self.chars.fit_transform(texts)]).tocsr()) \
             if texts else csr_matrix((0, 0))
-        # each entry's phrasings together: their sum, and its direction (the centroid)
+        # each entry's phrasings together: their sum and its length (sum · message / length = the centroid's
+        # similarity, from the phrasings' own similarities)
         self.sums = csr_matrix(np.vstack([np.asarray(self.matrix[self.starts[i]:end].sum(axis=0))
                                           for i, end in enumerate([*self.starts[1:], self.matrix.shape[0]])])) \
             if texts else csr_matrix((0, 0))
-        self.centroids = _normalize(self.sums) if texts else csr_matrix((0, 0))
+        self.sum_norms = np.maximum(np.sqrt(np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()), 1e-9) \
+            if texts else np.ones(0)
         self.own = np.array([s is not None for s in self.scope], dtype=float)
         self.model = self._calibrate() if len(self.ids) > 2 else None
         # For one message at a time: the analyzers and weights themselves, and the phrasings by feature (sklearn's
@@ -89,12 +92,7 @@ class EntryIndex:
         self.parts = [(v.build_analyzer(), v.vocabulary_, v.idf_, offset) for v, offset in
                       ((self.words, 0), (self.chars, len(self.words.vocabulary_)))] if texts else []
         self.by_feature = self.matrix.T.tocsr()
-        self.sum_norms = np.maximum(np.sqrt(np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()), 1e-9) \
-            if texts else np.ones(0)
         self.weights = (self.model.coef_[0], float(self.model.intercept_[0])) if self.model is not None else None
-
-    def _vector(self, texts: list[str]) -> csr_matrix:
-        return _normalize(hstack([self.words.transform(texts), self.chars.transform(texts)]).tocsr())
 
     def clean(self, text: str) -> str:
         """Accent-free lower case, without country names."""
@@ -102,7 +100,8 @@ class EntryIndex:
         return self.names.sub(" ", folded) if self.names else folded
 
     def _features(self, text: str) -> tuple[list[int], np.ndarray]:
-        """One text's TF-IDF vector as feature indices and weights (what _vector computes, without sklearn)."""
+        """One text's TF-IDF vector as feature indices and weights (what the fitted vectorizers and _normalize
+        give, without sklearn's per-call validation)."""
         features: dict[int, float] = {}
         for analyze, vocabulary, idf, offset in self.parts:
             for index, weight in tfidf_weights(analyze(text), vocabulary, idf).items():
@@ -141,11 +140,11 @@ class EntryIndex:
             asked = sample[k::FOLDS]
             queries = self.matrix[asked]
             sims = (queries @ self.matrix.T).toarray()
+            centroids = np.add.reduceat(sims, self.starts, axis=1) / self.sum_norms
             sims[np.arange(len(asked)), asked] = -1.0  # a phrasing does not find itself
             # nor does it count in its own entry's centroid
             own = self.sums[self.row_entry[asked]] - queries
             own_norms = np.sqrt(np.asarray(own.multiply(own).sum(axis=1)).ravel())
-            centroids = (queries @ self.centroids.T).toarray()
             centroids[np.arange(len(asked)), self.row_entry[asked]] = \
                 np.asarray(own.multiply(queries).sum(axis=1)).ravel() / np.maximum(own_norms, 1e-9)
             for row, scores in zip(asked, self._combine(sims, centroids), strict=True):
