@@ -13,14 +13,15 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import sklearn
-from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from scipy.sparse import csr_matrix
 
+from app.knowledge import ngrams
+from app.knowledge.ngrams import Analyzer
 from app.knowledge.pickles import kept
 from app.knowledge.schema import Entry
 from app.text import fold
@@ -73,6 +74,9 @@ class EntryIndex:
         topic_of = {e.id: e.topic for e in entries}
         self.topics = [topic_of[entry_id] for entry_id in self.ids]
         self._masks: dict[tuple[str | None, ...], np.ndarray] = {}
+        from scipy.sparse import hstack  # building only: a process that loads a built index never needs these
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, norm=None,
                                      token_pattern=r"(?u)\b\w+\b")
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, norm=None)
@@ -86,13 +90,17 @@ class EntryIndex:
         self.sum_norms = np.maximum(np.sqrt(np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()), 1e-9) \
             if texts else np.ones(0)
         self.own = np.array([s is not None for s in self.scope], dtype=float)
-        self.model = self._calibrate() if len(self.ids) > 2 else None
+        model = self._calibrate() if len(self.ids) > 2 else None
         # For one message at a time: the analyzers and weights themselves, and the phrasings by feature (sklearn's
         # transform validates each call for a millisecond; the arithmetic is a few hundred multiply-adds).
-        self.parts = [(v.build_analyzer(), v.vocabulary_, v.idf_, offset) for v, offset in
+        self.parts = [(Analyzer.like(v), v.vocabulary_, v.idf_, offset) for v, offset in
                       ((self.words, 0), (self.chars, len(self.words.vocabulary_)))] if texts else []
-        self.by_feature = self.matrix.T.tocsr()
-        self.weights = (self.model.coef_[0], float(self.model.intercept_[0])) if self.model is not None else None
+        by_feature = self.matrix.T.tocsr()
+        self.feature_starts, self.feature_rows = by_feature.indptr, by_feature.indices
+        self.feature_weights = by_feature.data
+        self.weights = (model.coef_[0], float(model.intercept_[0])) if model is not None else None
+        # what only the build needed (half of the index's memory) is not kept, nor pickled
+        del self.matrix, self.sums, self.words, self.chars
 
     def clean(self, text: str) -> str:
         """Accent-free lower case, without country names."""
@@ -114,7 +122,13 @@ class EntryIndex:
         indices, weights = self._features(text)
         if not indices:
             return np.zeros(len(self.ids))
-        rows = np.asarray(self.by_feature[indices].T @ weights).ravel()
+        # each phrasing's similarity: the message's weight times the phrasing's, summed over shared features
+        starts = self.feature_starts[indices]
+        lengths = self.feature_starts[np.asarray(indices) + 1] - starts
+        at = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        scale = np.repeat(weights, lengths)
+        rows = np.bincount(self.feature_rows[at], weights=self.feature_weights[at] * scale,
+                           minlength=len(self.row_entry))
         # an entry's sum of phrasings · the message = the sum of its phrasings' similarities: no second product
         centroids = np.add.reduceat(rows, self.starts) / self.sum_norms
         return self._combine(rows[None, :], centroids[None, :])[0]
@@ -130,7 +144,7 @@ class EntryIndex:
         nearest = (first + second) / 2
         return NEAREST * nearest + (1 - NEAREST) * centroids + OWN_COUNTRY * self.own
 
-    def _calibrate(self) -> LogisticRegression | None:
+    def _calibrate(self) -> Any:  # a fitted LogisticRegression, or None
         """Ask a sample of the phrasings, fold by fold, against all the other rows; learn how often the best
         entry is the right one from its score and margin."""
         asks = np.flatnonzero(self.is_ask)
@@ -154,6 +168,8 @@ class EntryIndex:
                 right.append(int(scores.argmax()) == self.row_entry[row])
         if len(set(right)) < 2:
             return None
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=10.0).fit(np.array(features), np.array(right))
 
     def search(self, text: str, country: str | None | tuple[str | None, ...], *, limit: int = 3,
@@ -209,7 +225,8 @@ class IndexCache:
     def get(self, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> EntryIndex:
         if self.folder is None:
             return EntryIndex(entries, scope, names)
-        digest = hashlib.sha256(f"{sklearn.__version__} {np.__version__}".encode() + Path(__file__).read_bytes())
+        digest = hashlib.sha256(f"{version('scikit-learn')} {np.__version__}".encode() + Path(__file__).read_bytes()
+                                + Path(ngrams.__file__).read_bytes())
         digest.update("\0".join(sorted(names)).encode())
         for entry in sorted(entries, key=lambda e: e.id):
             digest.update(entry.model_dump_json().encode() + str(scope[entry.id]).encode())

@@ -5,12 +5,11 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from time import perf_counter
+from typing import Any
 
 import numpy as np
-from scipy.sparse import hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.svm import LinearSVC
 
+from app.knowledge.ngrams import Analyzer
 from app.knowledge.retrieval import tfidf_weights
 from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
@@ -27,13 +26,13 @@ class SparseLinear:
     This computes exactly what the vectorizers (sublinear tf, idf, l2 norm) and decision_function would.
     """
 
-    def __init__(self, vectorizers: list[TfidfVectorizer], coef: np.ndarray, intercept: np.ndarray,
+    def __init__(self, vectorizers: list[Any], coef: np.ndarray, intercept: np.ndarray,
                  classes: list[str]) -> None:
         self.parts = []
         offset = 0
         for vectorizer in vectorizers:
             vocabulary = vectorizer.vocabulary_
-            self.parts.append((vectorizer.build_analyzer(), vocabulary, vectorizer.idf_, offset))
+            self.parts.append((Analyzer.like(vectorizer), vocabulary, vectorizer.idf_, offset))
             offset += len(vocabulary)
         self.coef_t = np.ascontiguousarray(coef.T)  # features x classes
         self.intercept = intercept
@@ -81,6 +80,9 @@ class LanguageDetector:
             for variant in {text.lower(), fold(text)}:  # with and without accents
                 texts.append(variant)
                 labels.append(language)
+        from sklearn.feature_extraction.text import TfidfVectorizer  # training only: loaded engines need none
+        from sklearn.svm import LinearSVC
+
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
         model = LinearSVC(C=0.5, random_state=0).fit(vectorizer.fit_transform(texts), labels)
         self.languages = [str(c) for c in model.classes_]
@@ -98,6 +100,10 @@ class IntentClassifier:
 
     def __init__(self, examples: Iterable[tuple[str, str]]) -> None:
         texts, labels = zip(*((fold(t), i) for t, i in examples), strict=True)
+        from scipy.sparse import hstack  # training only: loaded engines need none
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.svm import LinearSVC
+
         words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
         chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
         features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()

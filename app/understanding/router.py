@@ -113,14 +113,14 @@ CACHE_KEPT = 4  # trained engines kept on disk, the most recent: e.g. the runnin
 def _inputs_key(nlu_dir: Path, content_dir: Path) -> str:
     """What the trained engine depends on: the NLU files, the content it also learns from (topic names, answer
     lines: not the countries), the code that reads and trains them (its modules and libraries)."""
-    import numpy
-    import sklearn
+    from importlib.metadata import version
 
-    from app.knowledge import loader, schema
+    from app.knowledge import loader, ngrams, schema
     from app.understanding import embedded, training
 
-    digest = hashlib.sha256(f"{sys.version} {numpy.__version__} {sklearn.__version__}".encode())
-    code = [Path(module.__file__ or "") for module in (embedded, training, loader, schema, sys.modules[__name__])]
+    digest = hashlib.sha256(f"{sys.version} {version('numpy')} {version('scikit-learn')}".encode())
+    code = [Path(module.__file__ or "") for module in (embedded, training, loader, schema, ngrams,
+                                                       sys.modules[__name__])]
     content = [content_dir / "topics.yaml", *sorted((content_dir / "answers").glob("*.yaml"))]
     for path in [*sorted(nlu_dir.glob("*.yml")), *content, *code]:
         if path.is_file():

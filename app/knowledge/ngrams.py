@@ -1,0 +1,68 @@
+"""The n-grams a fitted scikit-learn TfidfVectorizer reads a text as, without scikit-learn.
+
+What `TfidfVectorizer.build_analyzer()` returns for the two analyzers we fit ("word" and "char_wb", lower case,
+no accents stripped, no stop words), as plain picklable objects: a process that loads a trained engine or index
+from the cache then needs neither scikit-learn's import (60 MB of memory) nor its objects.
+tests/understanding/test_ngrams.py checks they give exactly scikit-learn's n-grams.
+"""
+
+import re
+from typing import Any
+
+_SPACES = re.compile(r"\s\s+")
+
+
+class Analyzer:
+    """A text's n-grams, in the order scikit-learn gives them."""
+
+    def __init__(self, kind: str, ngram_range: tuple[int, int], token_pattern: str = r"(?u)\b\w\w+\b") -> None:
+        if kind not in ("word", "char_wb"):
+            raise ValueError(f"unsupported analyzer {kind!r}")
+        self.kind, self.low, self.high = kind, ngram_range[0], ngram_range[1]
+        self.token_pattern = token_pattern
+        self._tokens = re.compile(token_pattern).findall
+
+    @classmethod
+    def like(cls, vectorizer: Any) -> "Analyzer":
+        """The analyzer of a fitted vectorizer, refusing settings this class does not reproduce."""
+        unsupported = {"preprocessor": None, "tokenizer": None, "strip_accents": None, "stop_words": None,
+                       "lowercase": True}
+        for name, value in unsupported.items():
+            if getattr(vectorizer, name) != value:
+                raise ValueError(f"{name}={getattr(vectorizer, name)!r} is not reproduced")
+        return cls(vectorizer.analyzer, tuple(vectorizer.ngram_range), vectorizer.token_pattern)
+
+    def __call__(self, text: str) -> list[str]:
+        text = text.lower()
+        return self._words(text) if self.kind == "word" else self._chars(text)
+
+    def _words(self, text: str) -> list[str]:
+        tokens = self._tokens(text)
+        low = self.low
+        grams = list(tokens) if low == 1 else []
+        low = max(low, 2)
+        for n in range(low, min(self.high + 1, len(tokens) + 1)):
+            grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        return grams
+
+    def _chars(self, text: str) -> list[str]:
+        grams: list[str] = []
+        for word in _SPACES.sub(" ", text).split():
+            word = f" {word} "
+            size = len(word)
+            for n in range(self.low, self.high + 1):
+                offset = 0
+                grams.append(word[offset:offset + n])
+                while offset + n < size:
+                    offset += 1
+                    grams.append(word[offset:offset + n])
+                if offset == 0:  # the word is shorter than n: the longer n-grams would be the same
+                    break
+        return grams
+
+    def __getstate__(self) -> dict:
+        return {"kind": self.kind, "low": self.low, "high": self.high, "token_pattern": self.token_pattern}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._tokens = re.compile(self.token_pattern).findall

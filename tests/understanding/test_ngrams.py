@@ -1,0 +1,41 @@
+"""The n-grams the loaded engines and index read a text as are exactly those of scikit-learn's fitted vectorizers."""
+
+import pickle
+from pathlib import Path
+
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from app.knowledge.ngrams import Analyzer
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAPS = ["", " ", "a", "ab  cd\t\tef\n g", "Ñandú ÉCOLE  mwen  bezwen", "xxx", "¿Dónde?  ¡Ayuda!", "l'OIM", "a-b_c 12"]
+
+
+def lines() -> list[str]:
+    """Every line of the training data and the entries: the texts the engines are fitted on and asked."""
+    files = [*sorted((ROOT / "bot" / "data").rglob("*.yml")), *sorted((ROOT / "content" / "entries").glob("*.yaml"))]
+    return [line for path in files for line in path.read_text().splitlines()] + TRAPS
+
+
+@pytest.mark.parametrize("settings", [
+    dict(analyzer="word", ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),
+    dict(analyzer="word", ngram_range=(1, 3)),
+    dict(analyzer="word", ngram_range=(2, 2)),
+    dict(analyzer="char_wb", ngram_range=(3, 4)),
+    dict(analyzer="char_wb", ngram_range=(2, 5)),
+    dict(analyzer="char_wb", ngram_range=(1, 4)),
+])
+def test_the_same_ngrams_as_scikit_learn(settings: dict) -> None:
+    vectorizer = TfidfVectorizer(**settings)
+    theirs, ours = vectorizer.build_analyzer(), pickle.loads(pickle.dumps(Analyzer.like(vectorizer)))
+    texts = lines()
+    assert len(texts) > 5000
+    assert [t for t in texts if ours(t) != theirs(t)] == []
+
+
+@pytest.mark.parametrize("settings", [dict(analyzer="char"), dict(strip_accents="unicode"), dict(lowercase=False),
+                                      dict(stop_words="english")])
+def test_settings_it_does_not_reproduce_are_refused(settings: dict) -> None:
+    with pytest.raises(ValueError):
+        Analyzer.like(TfidfVectorizer(**settings))
