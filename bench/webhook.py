@@ -1,221 +1,170 @@
-"""Webhook benchmark: the full Twilio path against a bare FastAPI form endpoint, over loopback.
+"""Webhook benchmark with wrk: the full Twilio path against the bare FastAPI endpoint, over loopback.
 
-Run from the project root: `.venv/bin/python bench/webhook.py [--concurrency 16] [--requests 3000]`.
-`--engine rasa` (or `both`) also measures the full path with ENGINE=rasa: the Rasa environment and model come
-from the cache (`migrantinfo rasa prepare`), and `rasa run` is started beside the app for that row only.
+Run from the project root: `make bench` (`.venv/bin/python bench/webhook.py [--seconds 10] [--no-postgres]`).
+
+Rows, each server started fresh with one uvicorn worker unless said otherwise:
+- bare: a FastAPI endpoint that parses the form and answers fixed TwiML (bench/bare.py), the floor;
+- full: the app (SQLite, embedded engine): flat out, then paced at 100 requests/s, then on to 10,000 messages;
+  its resident size after start and after those messages, and its CPU while idle;
+- full, 2 workers on PostgreSQL: the same, with `--workers 2`;
+- `--engine rasa`: the app in front of a Rasa 3.6 server (`migrantinfo rasa prepare` must have run), paced.
+
+Every request is a distinct, correctly signed Twilio body (wrk sends each once: a repeat would be a duplicate
+delivery, cheaper to answer), from thousands of senders, SMS and WhatsApp, keywords and free text in six
+languages, each sender going through a conversation in order.
 """
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
 import os
 import platform
-import secrets
-import signal
-import socket
+import random
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from itertools import count, cycle
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-import numpy
-from fastapi import FastAPI, Request, Response
 from twilio.request_validator import RequestValidator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import wrk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/webhooks/twilio"
-FORM = "application/x-www-form-urlencoded"
 TOKEN = "bench-auth-token-0123456789"
 ACTION_TOKEN = "bench-action-token-0123456789"  # Rasa's calls to the app's custom action
-FIXED_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hola. Escribe MENU.</Message></Response>'
-# Every virtual sender walks this script: five SMS, then the same person writes on WhatsApp.
-SCRIPT = (("sms", "ASILO MX"), ("sms", "hola"), ("sms", "MENU"), ("sms", "1"), ("sms", "AYUDA"),
-          ("whatsapp", "Hola, ¿cómo pido refugio en Costa Rica?"))
-# Calling codes of the programme's people (Mexico, Guatemala, Honduras, Haiti, Venezuela), padded to length.
-PREFIXES = ("+52962", "+5024", "+5043", "+5093", "+58412")
-TARGET_RATIO, TARGET_P99_MS = 0.35, 25.0
-FALLBACK = "fallback to the embedded engine"  # what the app logs when Rasa did not answer a message
-
-try:  # the client is the bottleneck: give it uvloop too when uvicorn[standard] brought it
-    import uvloop
-
-    CLIENT_LOOP: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-except ImportError:
-    CLIENT_LOOP = None
-
-bare_app = FastAPI()
-
-
-@bare_app.post(PATH)
-async def bare_webhook(request: Request) -> Response:
-    """Parse the form and answer fixed TwiML: the floor any webhook pays."""
-    await request.form()
-    return Response(FIXED_TWIML, media_type="application/xml")
+TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB, TARGET_IDLE_CPU, TARGET_RASA_OVERHEAD = 0.25, 25.0, 200.0, 1.0, 0.20
+# What people write, in order, per language: greetings, free questions, menu digits and keywords.
+CONVERSATIONS = {
+    "es": ("hola", "necesito pedir asilo en mexico", "MENU", "1", "MAS", "donde hay un albergue en tapachula",
+           "me ofrecen trabajo pero piden dinero antes", "gracias"),
+    "en": ("hi", "how do I apply for asylum in Costa Rica?", "MENU", "2", "where can I see a doctor for free",
+           "thanks"),
+    "fr": ("bonjour", "je cherche du travail au Mexique", "MENU", "3", "mon enfant est malade, où aller ?"),
+    "ht": ("bonjou", "mwen bezwen yon abri nan Tapachula", "MENI", "1", "ki jan pou m jwenn papye nan Meksik"),
+    "pt": ("olá", "preciso de um médico no Panamá", "MENU", "4", "como pedir refúgio na Costa Rica"),
+    "nl": ("hallo", "ik zoek werk in Suriname", "MENU", "1"),
+    "sms": ("ASILO MX", "AYUDA", "MENU", "1", "MAS", "SALUD GT", "0"),
+}
+# Calling codes of the programme's people (Mexico, Guatemala, Honduras, Haiti, Venezuela, Brazil, Cuba), and the
+# conversation a number of that country most often has.
+SENDER_KINDS = (("+52962", "es"), ("+5024", "es"), ("+5043", "sms"), ("+5093", "ht"), ("+58412", "es"),
+                ("+5511", "pt"), ("+535", "sms"), ("+1646", "en"), ("+3361", "fr"), ("+5978", "nl"))
 
 
-@bare_app.get("/healthz")
-async def bare_healthz() -> dict:
-    return {"status": "ok"}
+class Traffic:
+    """Senders walking their conversations; each request a fresh MessageSid, signed for `url`."""
 
+    def __init__(self, url: str, *, senders: int, seed: int) -> None:
+        self.url, self.validator, self.rng = url, RequestValidator(TOKEN), random.Random(seed)
+        self.senders = []
+        for n in range(senders):
+            prefix, language = SENDER_KINDS[n % len(SENDER_KINDS)]
+            number = prefix + "".join(self.rng.choice("0123456789") for _ in range(12 - len(prefix)))
+            channel = "sms" if language == "sms" or self.rng.random() < 0.45 else "whatsapp"
+            self.senders.append([number, channel, CONVERSATIONS[language], self.rng.randrange(8)])
+        self.sid = self.rng.getrandbits(60)
 
-def twilio_form(channel: str, number: str, text: str) -> dict[str, str]:
-    """An inbound form shaped like those captured in tests/fixtures/twilio, with a fresh MessageSid."""
-    sid = "SM" + secrets.token_hex(16)
-    common = {"SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received", "Body": text,
-              "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid,
-              "AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01"}
-    if channel == "whatsapp":
-        return {"ProfileName": "Maria", "MessageType": "text", "WaId": number[1:], **common,
-                "To": "whatsapp:+50640001234", "From": f"whatsapp:{number}"}
-    return {"ToCountry": "MX", "ToState": "CHIS", "ToCity": "TAPACHULA", **common, "FromCountry": "MX",
-            "To": "+529621234567", "From": number}
+    def take(self, count: int) -> list[tuple[str, str]]:
+        out = []
+        for _ in range(count):
+            sender = self.senders[self.rng.randrange(len(self.senders))]
+            number, channel, lines, step = sender
+            sender[3] += 1
+            form = self.form(channel, number, lines[step % len(lines)])
+            out.append((self.validator.compute_signature(self.url, form), urlencode(form)))
+        return out
 
-
-@dataclass
-class Sender:
-    """One virtual person: a phone number and how far through SCRIPT they are."""
-
-    number: str
-    step: int = 0
-
-    def request(self, url: str, validator: RequestValidator) -> tuple[str, dict[str, str]]:
-        channel, text = SCRIPT[self.step % len(SCRIPT)]
-        self.step += 1
-        params = twilio_form(channel, self.number, text)
-        return urlencode(params), {"content-type": FORM,
-                                   "x-twilio-signature": validator.compute_signature(url, params)}
-
-
-def make_senders(concurrency: int) -> list[Sender]:
-    """Fresh numbers on every run (a reused PostgreSQL database keeps old contacts), staggered in SCRIPT."""
-    numbers = (p + "".join(secrets.choice("0123456789") for _ in range(12 - len(p))) for p in cycle(PREFIXES))
-    return [Sender(next(numbers), step=i) for i in range(concurrency)]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc), NaN elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (the smallest value with at least p % of the values at or below it)."""
-    return float(numpy.percentile(values, p, method="inverted_cdf")) if values else math.nan
-
-
-async def phase(clients: list[httpx.AsyncClient], url: str, senders: list[Sender], *, pids: tuple[int, ...],
-                requests: int, seconds: float | None, rate: float | None = None) -> dict:
-    """Send from every sender at once (one request in flight each) and collect the figures.
-
-    Without a rate each sender sends as fast as replies come back (the most the server does); with a rate the
-    senders together offer that many requests a second, spread evenly, as people at a busy hour would.
-    The server CPU is that of every process in pids (the app, and Rasa when it runs beside it).
-    """
-    validator = RequestValidator(TOKEN)
-    if seconds:  # bodies are signed on the fly, inside the measured time
-        streams = [(s.request(url, validator) for _ in count()) for s in senders]
-    else:  # bodies are signed up front, so the client spends its time sending
-        shares = [requests // len(senders) + (i < requests % len(senders)) for i in range(len(senders))]
-        streams = [iter([s.request(url, validator) for _ in range(n)]) for s, n in zip(senders, shares, strict=True)]
-    latencies: list[float] = []
-    errors: list[str] = []
-    deadline = time.perf_counter() + seconds if seconds else math.inf
-
-    interval = len(senders) / rate if rate else 0.0
-    origin = time.perf_counter()
-
-    async def send(client: httpx.AsyncClient, stream: Iterator[tuple[str, dict[str, str]]], index: int) -> None:
-        for sent, (body, headers) in enumerate(stream):
-            if time.perf_counter() >= deadline:
-                return
-            if interval:  # a fixed schedule per sender, the senders staggered over one interval
-                await asyncio.sleep(max(0.0, origin + (sent + index / len(senders)) * interval - time.perf_counter()))
-            start = time.perf_counter()
-            try:
-                response = await client.post(url, content=body, headers=headers)
-                if response.status_code != 200 or "<Response>" not in response.text:
-                    errors.append(f"HTTP {response.status_code}: {response.text[:120]!r}")
-            except httpx.HTTPError as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-            latencies.append(time.perf_counter() - start)
-
-    server_cpu, client_cpu, started = sum(map(cpu_seconds, pids)), time.process_time(), time.perf_counter()
-    await asyncio.gather(*(send(client, stream, i) for i, (client, stream) in
-                           enumerate(zip(clients, streams, strict=True))))
-    elapsed = time.perf_counter() - started
-    server_cpu, client_cpu = sum(map(cpu_seconds, pids)) - server_cpu, time.process_time() - client_cpu
-    latencies.sort()
-    return {"requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
-            "seconds": round(elapsed, 3), "throughput": len(latencies) / elapsed,
-            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
-            "max_ms": (latencies[-1] if latencies else math.nan) * 1000,
-            "server_cpu_ms_per_request": server_cpu * 1000 / max(1, len(latencies)),
-            "client_cpu_percent": client_cpu / elapsed * 100}
-
-
-async def measure(base: str, pids: tuple[int, ...], args: argparse.Namespace, *, requests: int,
-                  seconds: float | None, rate: float, paced_requests: int) -> dict:
-    """Warm up, then measure one server flat out and paced."""
-    senders = make_senders(args.concurrency)
-    # One keep-alive connection per sender: a shared 16-connection pool costs the client twice the CPU.
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=30, trust_env=False))
-                   for _ in senders]
-        await phase(clients, base + PATH, senders, pids=pids, requests=args.warmup, seconds=None)
-        figures = await phase(clients, base + PATH, senders, pids=pids, requests=requests, seconds=seconds)
-        figures["paced"] = await phase(clients, base + PATH, senders, pids=pids, requests=paced_requests,
-                                       seconds=None, rate=rate)
-        return figures
+    def form(self, channel: str, number: str, text: str) -> dict[str, str]:
+        """Shaped like the captured bodies in tests/fixtures/twilio."""
+        self.sid += 1
+        sid = f"SM{self.sid:032x}"
+        common = {"SmsMessageSid": sid, "NumMedia": "0", "SmsSid": sid, "SmsStatus": "received", "Body": text,
+                  "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid, "AccountSid": "AC" + "0" * 32,
+                  "ApiVersion": "2010-04-01"}
+        if channel == "whatsapp":
+            return {"ProfileName": "Maria", "MessageType": "text", "WaId": number[1:], **common,
+                    "To": "whatsapp:+50640001234", "From": f"whatsapp:{number}"}
+        return {"ToCountry": "MX", "ToState": "CHIS", "ToCity": "TAPACHULA", **common, "FromCountry": "MX",
+                "To": "+529621234567", "From": number}
 
 
 def free_port() -> int:
+    import socket
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+def processes(pid: int) -> list[int]:
+    """A server and its worker processes (Linux /proc)."""
+    found = [pid]
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(child) for child in path.read_text().split()]
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
 @contextlib.contextmanager
-def serve(target: list[str], *, port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """One uvicorn worker on 127.0.0.1, ready when /healthz answers, stopped when the block ends."""
+def serve(target: list[str], *, port: int, env: dict[str, str], log: Path, workers: int = 1) -> Iterator[int]:
+    """uvicorn on 127.0.0.1, ready when /healthz answers (and every worker is up), stopped when the block ends."""
     command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port),
-               "--workers", "1", "--log-level", "warning", "--no-access-log"]
+               "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=out)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise SystemExit(f"{' '.join(target)} did not start on port {port}:\n{tail}")
+                raise SystemExit(f"{' '.join(target)} did not start:\n{log.read_text(errors='replace')[-2000:]}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1, trust_env=False).status_code == 200:
+                up = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1, trust_env=False).status_code == 200
+                if up and (workers == 1 or len(processes(process.pid)) > workers):
                     break
-            time.sleep(0.1)
-        yield process
+            time.sleep(0.2)
+        time.sleep(1.0 if workers == 1 else 3.0)  # the other workers finish their start too
+        yield process.pid
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
 
 
-def engine_messages(database_url: str) -> Counter:
-    """Inbound messages logged so far, by the engine that understood them ("keywords": none did)."""
+def idle_cpu(pids: list[int], seconds: float) -> float:
+    """Percent of one core the server used while nothing was sent to it."""
+    before = cpu_seconds(pids)
+    time.sleep(seconds)
+    return (cpu_seconds(pids) - before) / seconds * 100
+
+
+def inbound_count(database_url: str) -> int:
     from sqlalchemy import text
 
     from app.storage.db import make_engine
@@ -223,229 +172,165 @@ def engine_messages(database_url: str) -> Counter:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT engine, COUNT(*) FROM messages WHERE direction = 'in' GROUP BY engine"))
-            return Counter({str(name): int(n) for name, n in rows})
+            return int(conn.execute(text("SELECT COUNT(*) FROM messages WHERE direction = 'in'")).scalar_one())
     finally:
         engine.dispose()
 
 
-def _children() -> set[int]:
-    """The pids of this process's children (Linux /proc; empty elsewhere)."""
-    pids: set[int] = set()
-    for path in Path("/proc/self/task").glob("*/children"):
-        with contextlib.suppress(OSError, ValueError):
-            pids.update(int(pid) for pid in path.read_text().split())
-    return pids
+def app_env(base: str, database_url: str, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN, "HASH_SECRET": "bench-hash-secret-0123456789",
+            "PUBLIC_BASE_URL": base, "LOG_LEVEL": "WARNING", "ENVIRONMENT": "development",
+            "FLOOD_MAX_REPLIES": "100000", "ENGINE": "embedded", **extra}
 
 
-def _reap(pid: int) -> None:
-    """Stop a child whose Popen object is out of reach: SIGTERM, up to 20 s, then SIGKILL."""
-    with contextlib.suppress(ProcessLookupError, ChildProcessError):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while os.waitpid(pid, os.WNOHANG) == (0, 0):
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return
-            time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def rasa_server(model: Path, *, port: int, action_url: str, action_token: str, log: Path) -> Iterator[subprocess.Popen]:
-    """`rasa run` with its model loaded, stopped when the block ends, whatever ends it."""
-    from app.understanding.rasa_setup import RasaSetupError, start_server, stop_server
-
-    before = _children()
-    try:
-        process = start_server(model, port=port, action_url=action_url, action_token=action_token, log=log)
-    except BaseException as exc:
-        # start_server hands back no process when interrupted (Ctrl-C) while the model loads: stop it here.
-        for pid in _children() - before:
-            with contextlib.suppress(OSError):
-                if b"rasa" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    _reap(pid)
-        if isinstance(exc, RasaSetupError):
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise SystemExit(f"Rasa did not start on port {port}: {exc}\n{tail}") from None
-        raise
-    try:
-        yield process
-    finally:
-        stop_server(process)
-
-
-def run(name: str, args: argparse.Namespace, tmp: Path, model: Path | None = None) -> dict:
-    """Start one server (and Rasa beside it for the "rasa" row), measure it, stop them."""
-    port = free_port()  # first: Rasa calls the app's action endpoint on it
-    base = f"http://127.0.0.1:{port}"
-    database_url = args.database_url or f"sqlite:///{tmp / f'bench-{name}.db'}"
-    amounts = dict(requests=args.requests, seconds=args.seconds, rate=args.rate, paced_requests=args.paced_requests)
-    if name == "bare":
-        target, env = ["bench.webhook:bare_app"], {}
-    else:
-        target = ["app.main:create_app", "--factory"]
-        env = {"DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN,
-               "HASH_SECRET": "bench-hash-secret-0123456789", "PUBLIC_BASE_URL": base, "LOG_LEVEL": "WARNING",
-               "ENVIRONMENT": "development", "FLOOD_MAX_REPLIES": "100000", "ENGINE": "embedded"}
-    log = tmp / f"{name}.log"
-    with contextlib.ExitStack() as stack:
-        pids: tuple[int, ...] = ()
-        if name == "rasa":
-            assert model is not None
-            rasa_port = free_port()
-            rasa = stack.enter_context(rasa_server(model, port=rasa_port, action_url=f"{base}/rasa/webhook",
-                                                   action_token=ACTION_TOKEN,
-                                                   log=tmp / "rasa-server.log"))
-            pids = (rasa.pid,)
-            env.update(ENGINE="rasa", RASA_URL=f"http://127.0.0.1:{rasa_port}", RASA_TIMEOUT_SECONDS="10",
-                       RASA_ACTION_TOKEN=ACTION_TOKEN)
-            amounts = dict(requests=args.rasa_requests, seconds=None, rate=args.rasa_rate,
-                           paced_requests=args.rasa_paced_requests)
-        process = stack.enter_context(serve(target, port=port, env=env, log=log))
-        before = engine_messages(database_url) if name != "bare" else Counter()
-        with asyncio.Runner(loop_factory=CLIENT_LOOP) as runner:
-            figures = runner.run(measure(base, (process.pid, *pids), args, **amounts))
-        if name != "bare":  # warm-up included: the share of the mix is what matters
-            figures["engine_messages"] = dict(engine_messages(database_url) - before)
-    figures["amounts"] = amounts
-    # A failed reply still answers 200 with an apology: only the server log tells.
-    lines = log.read_text(errors="replace").splitlines()
-    figures["server_errors"] = sum(" ERROR " in line or " CRITICAL " in line for line in lines)
-    if name == "rasa":
-        figures["fallbacks"] = sum(FALLBACK in line for line in lines)
-    if lines:
-        print(f"--- last lines of the {name} server log ---", *lines[-5:], sep="\n", file=sys.stderr)
+def load(base: str, traffic: Traffic, work: Path, name: str, *, seconds: float, expect_rate: float,
+         connections: int = 16, rate: float | None = None) -> dict:
+    """One wrk run with enough distinct bodies for `seconds` at the expected rate (and some to spare)."""
+    bodies = int(max(200, (rate or expect_rate) * seconds * 1.5))
+    requests = wrk.write_requests(work / f"{name}.txt", traffic.take(bodies))
+    figures = wrk.run(base, PATH, requests, seconds=seconds, connections=connections, rate=rate, work=work)
+    if figures["wrapped"]:
+        print(f"note: {name} sent {figures['requests']} requests from {figures['bodies']} bodies: some were "
+              "duplicates", file=sys.stderr)
     return figures
 
 
-def row(label: str, r: dict, width: int) -> str:
-    return (f"{label:{width}} {r['requests']:8} {r['errors']:6} {r['throughput']:8.1f} {r['p50_ms']:7.1f} "
-            f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['server_cpu_ms_per_request']:14.2f} "
-            f"{r['client_cpu_percent']:9.0f}%")
+def measure_app(name: str, args: argparse.Namespace, work: Path, *, database_url: str, workers: int,
+                bare_rate: float) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    traffic = Traffic(base + PATH, senders=args.senders, seed=len(name))
+    log = work / f"{name}.log"
+    with serve(["app.main:create_app", "--factory"], port=port, env=app_env(base, database_url), log=log,
+               workers=workers) as pid:
+        pids = processes(pid)
+        rss_start = [rss_mb(p) for p in pids]
+        idle = idle_cpu(pids, args.idle_seconds)
+        expect = bare_rate / 3
+        load(base, traffic, work, f"{name}-warmup", seconds=3, expect_rate=expect)
+        cpu = cpu_seconds(pids)
+        flat = load(base, traffic, work, f"{name}-flat", seconds=args.seconds, expect_rate=expect)
+        flat["cpu_ms_per_request"] = (cpu_seconds(pids) - cpu) * 1000 / max(1, flat["requests"])
+        paced = load(base, traffic, work, f"{name}-paced", seconds=args.paced_seconds, expect_rate=args.rate,
+                     rate=args.rate)
+        handled = inbound_count(database_url)
+        if handled < args.messages:  # on to the number of messages the resident size is reported after
+            more = (args.messages - handled) / max(1.0, flat["rate"]) * 1.2 + 1
+            load(base, traffic, work, f"{name}-fill", seconds=more, expect_rate=flat["rate"])
+            handled = inbound_count(database_url)
+        rss_end = [rss_mb(p) for p in pids]
+        idle_after = idle_cpu(pids, args.idle_seconds)
+    lines = log.read_text(errors="replace").splitlines()
+    errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line or "Traceback" in line]
+    return {"flat": flat, "paced": paced, "messages": handled, "rss_start_mb": rss_start, "rss_end_mb": rss_end,
+            "idle_cpu_percent": idle, "idle_cpu_after_percent": idle_after, "server_errors": len(errors),
+            "first_server_errors": errors[:3], "workers": workers}
 
 
-def report(results: dict, labels: dict[str, str], args: argparse.Namespace) -> dict:
-    """Print the table and the targets; return everything for --json."""
-    amount = f"{args.seconds:g} s" if args.seconds else f"{args.requests} requests"
-    rasa = results.get("rasa")
-    extra = f" ({args.rasa_requests} for the Rasa row)" if rasa else ""
-    print(f"\nwebhook benchmark: {args.concurrency} senders, {amount}{extra} after {args.warmup} warm-up, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, one uvicorn worker each\n")
-    width = max(22, *map(len, labels.values()))
-    print(f"{'':{width}} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'srv cpu ms/req':>14} {'client cpu':>10}")
-    for name, label in labels.items():
-        print(row(label, results[name], width))
-    extra = f"; the Rasa row {args.rasa_rate:g} requests/s ({args.rasa_paced_requests} requests)" if rasa else ""
-    print(f"\npaced: the {args.concurrency} senders together offer {args.rate:g} requests/s "
-          f"({args.paced_requests} requests){extra}")
-    for name, label in labels.items():
-        print(row(label, results[name]["paced"], width))
-    if rasa:
-        print("(the Rasa row's server CPU is the app's and Rasa's together)")
-    print()
-    for name, label in labels.items():
-        if name == "bare":
+def measure_bare(args: argparse.Namespace, work: Path) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    traffic = Traffic(base + PATH, senders=args.senders, seed=0)
+    with serve(["bench.bare:app"], port=port, env={}, log=work / "bare.log") as pid:
+        load(base, traffic, work, "bare-warmup", seconds=2, expect_rate=8000)
+        cpu = cpu_seconds([pid])
+        flat = load(base, traffic, work, "bare-flat", seconds=args.seconds, expect_rate=8000)
+        flat["cpu_ms_per_request"] = (cpu_seconds([pid]) - cpu) * 1000 / max(1, flat["requests"])
+        return {"flat": flat, "rss_start_mb": [rss_mb(pid)]}
+
+
+def fresh_postgres(url: str) -> str | None:
+    """A new empty database for the two-worker row (dropped and created again); None when PostgreSQL is away."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{target.database}"')
+    except psycopg.Error as exc:
+        print(f"note: no PostgreSQL row ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
+    return target.render_as_string(hide_password=False)
+
+
+def report(results: dict, args: argparse.Namespace) -> dict:
+    bare = results["bare"]["flat"]
+    print(f"\nwebhook benchmark with wrk: 1 thread, 16 connections, {args.seconds:g} s flat out; "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; {args.senders} senders\n")
+    print(f"{'':34} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/req':>10} {'errors':>6}")
+    for name, label in (("bare", "bare endpoint (1 worker)"), ("full", "full path (1 worker, SQLite)"),
+                        ("postgres", "full path (2 workers, PostgreSQL)")):
+        if name not in results:
             continue
-        by_engine = results[name]["engine_messages"]
-        total = sum(by_engine.values())
-        understood = total - by_engine.get("keywords", 0) - by_engine.get("None", 0)
-        detail = ", ".join(f"{engine} {n}" for engine, n in sorted(by_engine.items()))
-        print(f"{label}: {understood} of {total} messages ({understood / max(1, total):.0%}, warm-up included) "
-              f"went to an engine [{detail}]")
-    if rasa:
-        print(f"{labels['rasa']}: {rasa['fallbacks']} fallbacks to the embedded engine (0 in a healthy run)")
-
-    ratio = cpu_ratio = p99 = None
-    targets: dict = {"ratio": TARGET_RATIO, "p99_ms": TARGET_P99_MS}
-    if "full" in results:
-        ratio = results["full"]["throughput"] / results["bare"]["throughput"]
-        p99 = results["full"]["paced"]["p99_ms"]
-        cpu_ratio = results["bare"]["server_cpu_ms_per_request"] / results["full"]["server_cpu_ms_per_request"]
-        print(f"\nfull/bare throughput: {ratio:.1%}")
-        print(f"bare/full server CPU per request: {cpu_ratio:.1%} (the ratio a client that keeps up would see)")
-        print(f"target: ratio >= {TARGET_RATIO:.0%}   {'PASS' if ratio >= TARGET_RATIO else 'MISS'}")
-        print(f"target: p99 <= {TARGET_P99_MS:g} ms with {args.concurrency} senders at {args.rate:g} req/s   "
-              f"{'PASS' if p99 <= TARGET_P99_MS else 'MISS'} ({p99:.1f} ms)")
-        print(f"(flat out, every sender waiting only for its reply, p99 is {results['full']['p99_ms']:.1f} ms: "
-              f"{args.concurrency} requests queue at once)")
-        targets.update(ratio_met=ratio >= TARGET_RATIO, p99_met=p99 <= TARGET_P99_MS)
-    else:
-        print("\n(the targets are about the embedded full path: run with --engine embedded or both)")
-    relative = None
-    if rasa and "full" in results:
-        full = results["full"]
-        relative = {"throughput": rasa["throughput"] / full["throughput"], "p99": rasa["p99_ms"] / full["p99_ms"],
-                    "paced_p99": rasa["paced"]["p99_ms"] / full["paced"]["p99_ms"]}
-        print(f"Rasa/embedded full path: throughput {relative['throughput']:.1%} "
-              f"({rasa['throughput']:.1f} vs {full['throughput']:.1f} req/s), p99 flat out "
-              f"{relative['p99']:.1f}x ({rasa['p99_ms']:.1f} vs {full['p99_ms']:.1f} ms), p99 paced "
-              f"{relative['paced_p99']:.1f}x ({rasa['paced']['p99_ms']:.1f} ms at {args.rasa_rate:g} req/s vs "
-              f"{full['paced']['p99_ms']:.1f} ms at {args.rate:g} req/s)")
-    for name, label in labels.items():
-        for error in results[name]["first_errors"] + results[name]["paced"]["first_errors"]:
-            print(f"error ({label}): {error}", file=sys.stderr)
-        if results[name]["client_cpu_percent"] >= 90:
-            print(f"note: the client used a whole core on the {label}: its req/s is a floor set by the client")
-        if results[name]["server_errors"]:
-            print(f"{label}: the server logged {results[name]['server_errors']} errors", file=sys.stderr)
-    return {"concurrency": args.concurrency, "requests": None if args.seconds else args.requests,
-            "seconds": args.seconds, "warmup": args.warmup, "cpus": os.cpu_count(), "engine": args.engine,
-            "results": results, "ratio": ratio, "cpu_ratio": cpu_ratio, "targets": targets,
-            "rasa_vs_embedded": relative}
+        f = results[name]["flat"]
+        print(f"{label:34} {f['rate']:8.0f} {f['rate'] / bare['rate']:6.1%} {f['p50_us'] / 1000:7.2f} "
+              f"{f['p99_us'] / 1000:7.2f} {f['cpu_ms_per_request']:10.3f} "
+              f"{f['status_errors'] + f['socket_errors'] + f['timeouts']:6}")
+    print(f"\npaced: {args.rate:g} requests/s offered for {args.paced_seconds:g} s")
+    for name in ("full", "postgres"):
+        if name in results:
+            p = results[name]["paced"]
+            print(f"  {name:9} {p['rate']:7.1f} req/s  p50 {p['p50_us'] / 1000:6.2f} ms  p90 {p['p90_us'] / 1000:6.2f} ms  "
+                  f"p99 {p['p99_us'] / 1000:6.2f} ms  max {p['max_us'] / 1000:7.2f} ms")
+    print("\nresident size (MB; per process: the server, then its workers) and idle CPU (% of a core)")
+    for name in ("bare", "full", "postgres"):
+        r = results.get(name)
+        if not r:
+            continue
+        after = f" → {'+'.join(f'{m:.0f}' for m in r['rss_end_mb'])} after {r['messages']} messages" \
+            if "rss_end_mb" in r else ""
+        idle = f"; idle {r['idle_cpu_percent']:.2f}% after start, {r['idle_cpu_after_percent']:.2f}% after the load" \
+            if "idle_cpu_percent" in r else ""
+        print(f"  {name:9} {'+'.join(f'{m:.0f}' for m in r['rss_start_mb'])} at start{after}{idle}")
+    full = results["full"]
+    ratio = full["flat"]["rate"] / bare["rate"]
+    p99 = full["paced"]["p99_us"] / 1000
+    rss = max(full["rss_end_mb"])
+    idle = max(full["idle_cpu_percent"], full["idle_cpu_after_percent"])
+    targets = {"ratio": (ratio, ratio >= TARGET_RATIO, f">= {TARGET_RATIO:.0%}"),
+               "paced p99 ms": (p99, p99 <= TARGET_P99_MS, f"<= {TARGET_P99_MS:g}"),
+               "rss MB after 10k": (rss, rss <= TARGET_RSS_MB and full["messages"] >= 10_000, f"<= {TARGET_RSS_MB:g}"),
+               "idle cpu %": (idle, idle < TARGET_IDLE_CPU, f"< {TARGET_IDLE_CPU:g}")}
+    print()
+    for label, (value, met, target) in targets.items():
+        print(f"target {label:18} {target:8}  {value:8.2f}  {'PASS' if met else 'MISS'}")
+    for name, r in results.items():
+        for line in r.get("first_server_errors", []):
+            print(f"server error ({name}): {line}", file=sys.stderr)
+    return {"results": results, "ratio": ratio, "targets": {k: {"value": v, "met": m} for k, (v, m, _) in targets.items()}}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent senders (default 16)")
-    parser.add_argument("--requests", type=int, default=3000, help="measured requests per server (default 3000)")
-    parser.add_argument("--seconds", type=float, help="measure for this long instead of a number of requests "
-                        "(not the Rasa row)")
-    parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests first (default 200)")
-    parser.add_argument("--database-url", help="run the full path on this database instead of a fresh SQLite "
-                        "file (PostgreSQL: the schema is migrated into it)")
-    parser.add_argument("--rate", type=float, default=100.0,
-                        help="paced phase: requests per second offered by all senders together (default 100)")
-    parser.add_argument("--paced-requests", type=int, default=1500, help="paced phase: requests (default 1500)")
-    parser.add_argument("--engine", choices=("embedded", "rasa", "both"), default="embedded",
-                        help="the engine of the full path: embedded (default), rasa (Rasa 3.6 server started "
-                        "beside the app; slow to start, about a minute), or both")
-    parser.add_argument("--rasa-requests", type=int, default=600,
-                        help="Rasa row: measured requests flat out (default 600)")
-    parser.add_argument("--rasa-rate", type=float, default=20.0,
-                        help="Rasa row: paced requests per second (default 20)")
-    parser.add_argument("--rasa-paced-requests", type=int, default=300,
-                        help="Rasa row: paced requests (default 300)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="flat-out run per server (default 10)")
+    parser.add_argument("--rate", type=float, default=100.0, help="paced run: requests/s offered (default 100)")
+    parser.add_argument("--paced-seconds", type=float, default=15.0, help="paced run length (default 15)")
+    parser.add_argument("--messages", type=int, default=10_000, help="messages before the resident size is read")
+    parser.add_argument("--senders", type=int, default=5000, help="distinct phone numbers (default 5000)")
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU measured over (default 5)")
+    parser.add_argument("--postgres-url", default="postgresql://root@127.0.0.1:5432/migrantinfo_bench",
+                        help="the two-worker row's database, dropped and created afresh")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the two-worker PostgreSQL row")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    scheme = (args.database_url or "sqlite").split(":", 1)[0].split("+", 1)[0]
-    engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(scheme, scheme)
-    labels = {"bare": "bare endpoint"}
-    if args.engine in ("embedded", "both"):
-        labels["full"] = f"full path ({engine})"
-    if args.engine in ("rasa", "both"):
-        labels["rasa"] = f"full path ({engine}, Rasa)"
-    try:
-        model = None
-        if "rasa" in labels:  # before any measurement: a training (bot/ changed) would skew it
-            from app.understanding.rasa_setup import RasaSetupError, ensure_model
-
-            try:
-                model = ensure_model()
-            except (RasaSetupError, subprocess.CalledProcessError) as exc:
-                print(f"error: Rasa cannot be prepared: {exc}", file=sys.stderr)
-                return 2
-            print(f"Rasa model: {model}", file=sys.stderr)
-        with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
-            results = {name: run(name, args, Path(tmp), model) for name in labels}
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    figures = report(results, labels, args)
+    wrk.require_wrk()
+    with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
+        work = Path(tmp)
+        results = {"bare": measure_bare(args, work)}
+        bare_rate = results["bare"]["flat"]["rate"]
+        results["full"] = measure_app("full", args, work, database_url=f"sqlite:///{work / 'bench.db'}", workers=1,
+                                      bare_rate=bare_rate)
+        postgres = None if args.no_postgres else fresh_postgres(args.postgres_url)
+        if postgres:
+            results["postgres"] = measure_app("postgres", args, work, database_url=postgres, workers=2,
+                                              bare_rate=bare_rate)
+    figures = report(results, args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    failed = any(r["errors"] or r["paced"]["errors"] or r["server_errors"] or r.get("fallbacks")
+    failed = any(r["flat"]["status_errors"] or r["flat"]["socket_errors"] or r.get("server_errors")
                  for r in results.values())
     return 1 if failed else 0
 
