@@ -109,11 +109,10 @@ def open_handover(turn: Turn) -> Reply | None:
     paging = turn.kind == "more" and bool(turn.convo.state.get("pages"))  # the rest of an answer already given
     if turn.kind == "erase" or paging:
         return None
-    handover = handovers.open_for(turn.conn, turn.contact.id)
-    if handover is None:
+    if turn.contact.open_handover is None:  # read with the contact
         return None
     danger = bool(turn.msg.text) and in_danger(turn.msg.text)
-    handovers.touch(turn.conn, handover["id"], danger=danger)
+    handovers.touch(turn.conn, turn.contact.open_handover, danger=danger)
     if danger:  # the emergency numbers go out at once
         return turn.assistant.dialogue.respond(turn.msg, turn.convo)
     turn.reply.understanding.intent, turn.reply.silent = "handover", True

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +19,10 @@ from app.storage.models import CONTACTS, DELIVERIES, HANDOVERS, MESSAGES, STATUS
 _CLAIM = insert(MESSAGES).values(direction="in", message_sid=bindparam("sid"), channel=bindparam("channel"),
                                  status="processing", test=bindparam("test"), created_at=bindparam("now"))
 _CONTACT = select(CONTACTS).where(CONTACTS.c.address_hash == bindparam("address_hash"))
+# the contact and the hand-over open for it, if any, in one statement: every message needs both
+_CONTACT_AND_HANDOVER = select(CONTACTS, HANDOVERS.c.id.label("open_handover")).outerjoin(
+    HANDOVERS, and_(HANDOVERS.c.contact_id == CONTACTS.c.id, HANDOVERS.c.status == "open")
+).where(CONTACTS.c.address_hash == bindparam("address_hash")).order_by(HANDOVERS.c.id).limit(1)
 _NEW_CONTACT = insert(CONTACTS).values(
     address_hash=bindparam("address_hash"), channel=bindparam("channel"), language=bindparam("language"),
     country=bindparam("country"), opted_out=False, state="{}", window_replies=0, created_at=bindparam("now"),
@@ -55,6 +59,7 @@ class ContactRow:
     window_started_at: datetime | None = None
     window_replies: int = 0
     state: dict = field(default_factory=dict)
+    open_handover: int | None = None  # the id of the hand-over open for this contact, read with it
 
 
 def claim(conn: Connection, *, sid: str, channel: str, test: bool = False) -> None:
@@ -123,7 +128,7 @@ def contact_for(conn: Connection, *, address_hash: str, channel: str,
                 defaults: Callable[[], tuple[str, str | None]]) -> ContactRow:
     """The contact of an address hash, created on first contact with the (language, country) of `defaults`."""
     key = {"address_hash": address_hash}
-    row = conn.execute(_CONTACT, key).first()
+    row = conn.execute(_CONTACT_AND_HANDOVER, key).first()
     if row is None:
         language, country = defaults()
         try:
@@ -132,11 +137,12 @@ def contact_for(conn: Connection, *, address_hash: str, channel: str,
                                             "now": utcnow()})
         except IntegrityError:
             pass  # a concurrent first message created it
-        row = conn.execute(_CONTACT, key).one()
+        row = conn.execute(_CONTACT_AND_HANDOVER, key).one()
     return ContactRow(id=row.id, address_hash=row.address_hash, language=row.language, country=row.country,
                       opted_out=row.opted_out, opted_out_at=row.opted_out_at, silenced_until=row.silenced_until,
                       last_inbound_at=row.last_inbound_at, window_started_at=row.window_started_at,
-                      window_replies=row.window_replies, state=json.loads(row.state or "{}"))
+                      window_replies=row.window_replies, state=json.loads(row.state or "{}"),
+                      open_handover=row.open_handover)
 
 
 def peek_contact(conn: Connection, *, address_hash: str) -> tuple[str | None, str | None, dict] | None:
