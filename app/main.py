@@ -19,7 +19,6 @@ from app.console import views as console
 from app.conversation.pipeline import Assistant
 from app.conversation.replay import Replayer, twilio_sender
 from app.knowledge.live import LiveKnowledge
-from app.outbound.queue import Queue
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import Twilio
 from app.storage.db import make_engine, upgrade
@@ -49,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.assistant = assistant = Assistant(settings, engine, knowledge)
         if knowledge.ready:  # the entries' index, built (or loaded from ENGINE_CACHE_DIR) before the first message
             await anyio.to_thread.run_sync(knowledge.get().warm)
-        app.state.queue = Queue(settings)  # the app only enqueues; `migrantinfo worker` sends
+        app.state.queue = None  # built on first use (api.deps.queue_of): the app only enqueues, the worker sends
         app.state.twilio, app.state.limits = Twilio(settings), SenderLimits(settings)  # operators' replies
         if engine.dialect.name == "sqlite" and settings.engine == "embedded":
             # One writer and nothing that waits on the network: hand messages to one thread at a time, in order.

@@ -4,7 +4,7 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from app.api.deps import EngineDep, KnowledgeDep, SettingsDep, require_admin_token
+from app.api.deps import EngineDep, KnowledgeDep, SettingsDep, queue_of, require_admin_token
 from app.config import Settings
 from app.fields import RowId, StorableStr
 from app.knowledge.base import KnowledgeBase
@@ -57,7 +57,7 @@ async def send(body: AlertIn, request: Request, settings: SettingsDep, engine: E
                knowledge: KnowledgeDep) -> AlertOut:
     try:  # a refused alert is refused before anything is stored
         alert_id = await anyio.to_thread.run_sync(lambda: alerts.start(
-            engine, request.app.state.queue, kb=knowledge.get(), settings=settings, country=body.country.upper(),
+            engine, queue_of(request.app), kb=knowledge.get(), settings=settings, country=body.country.upper(),
             texts=body.texts, created_by=body.created_by))
     except alerts.AlertError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None

@@ -4,14 +4,20 @@ All async: FastAPI runs a sync dependency in a worker thread, a hand-off per dep
 """
 
 import hmac
-from typing import Annotated
+import threading
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
 from app.config import Settings
 from app.conversation.pipeline import Assistant
 from app.knowledge.live import LiveKnowledge
+
+if TYPE_CHECKING:
+    from app.outbound.queue import Queue
+
+_QUEUE = threading.Lock()
 
 
 async def _settings(request: Request) -> Settings:
@@ -28,6 +34,16 @@ async def _engine(request: Request) -> Engine:
 
 async def _knowledge(request: Request) -> LiveKnowledge:
     return request.app.state.knowledge
+
+
+def queue_of(app: FastAPI) -> "Queue":
+    """The job queue, built on first use: huey and Redis's client load only in a process that sends alerts."""
+    with _QUEUE:
+        if getattr(app.state, "queue", None) is None:
+            from app.outbound.queue import Queue
+
+            app.state.queue = Queue(app.state.settings)
+        return app.state.queue
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Engine
 
-from app.api.deps import EngineDep, KnowledgeDep, SettingsDep
+from app.api.deps import EngineDep, KnowledgeDep, SettingsDep, queue_of
 from app.config import Settings
 from app.console import auth
 from app.console.views import ConsoleRoute, console_language, render, role
@@ -142,7 +142,7 @@ async def alert_send(request: Request, account: Operator, engine: EngineDep, set
     texts = await _form_texts(request)
     try:
         alert_id = await anyio.to_thread.run_sync(lambda: alerts.start(
-            engine, request.app.state.queue, kb=knowledge.get(), settings=settings, country=country.upper(),
+            engine, queue_of(request.app), kb=knowledge.get(), settings=settings, country=country.upper(),
             texts=texts, created_by=account.name))
     except alerts.AlertError as exc:
         return render(request, "alerts.html", status=422, previews=None, error=_explain(request, exc),

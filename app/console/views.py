@@ -4,31 +4,41 @@ import inspect
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from babel import Locale
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from app.api.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep
+from app.api.deps import AssistantDep, EngineDep, KnowledgeDep, SettingsDep, queue_of
 from app.console import auth
 from app.i18n import translations
 from app.outbound import handovers
 from app.storage.db import reachable
 from app.storage.models import Message, utcnow
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 COOKIE = "migrantinfo_console"
 LOGIN_COOKIE = "migrantinfo_login"
 CONSOLE_LANGUAGES = ("es", "en")
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"])
+
+
+@cache
+def _templates() -> "Environment":
+    """The pages' templates, loaded with Jinja on the first page shown: a webhook-only process never loads them."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                       autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"])
 
 
 # Scripts only from the console's own files (no inline script); inline styles are used by the templates.
@@ -100,7 +110,7 @@ def console_language(request: Request) -> str:
 
 def render(request: Request, name: str, *, status: int = 200, **values: object) -> HTMLResponse:
     settings = request.app.state.settings
-    environment = _templates.overlay()
+    environment = _templates().overlay()
     environment.install_gettext_translations(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
         translations(console_language(request), settings.locales_dir), newstyle=True)
     html = environment.get_template(name).render(request=request, language=console_language(request), **values)
@@ -196,7 +206,7 @@ async def health(request: Request, account: AnyRole, engine: EngineDep, knowledg
     latency = await anyio.to_thread.run_sync(latency_percentiles, engine) if ok else {}
     understander = assistant.understander
     rasa = await anyio.to_thread.run_sync(understander.primary.ready) if understander.primary else None
-    queue = request.app.state.queue
+    queue = queue_of(request.app)
     try:
         pending = await anyio.to_thread.run_sync(queue.pending_tasks)
     except Exception:  # Redis down: the page still shows the rest

@@ -15,16 +15,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
 from app.knowledge import ngrams
 from app.knowledge.ngrams import Analyzer
 from app.knowledge.pickles import kept
 from app.knowledge.schema import Entry
 from app.text import fold
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 FOLDS = 5
 NEAREST, OWN_COUNTRY = 0.6, 0.04  # the weights of _combine
@@ -74,7 +76,7 @@ class EntryIndex:
         topic_of = {e.id: e.topic for e in entries}
         self.topics = [topic_of[entry_id] for entry_id in self.ids]
         self._masks: dict[tuple[str | None, ...], np.ndarray] = {}
-        from scipy.sparse import hstack  # building only: a process that loads a built index never needs these
+        from scipy.sparse import csr_matrix, hstack  # building only: a loaded index needs neither these
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, norm=None,
@@ -209,7 +211,9 @@ class EntryIndex:
         return 1.0 / (1.0 + math.exp(-(a * score + b * margin + intercept)))
 
 
-def _normalize(matrix: csr_matrix) -> csr_matrix:
+def _normalize(matrix: "csr_matrix") -> "csr_matrix":
+    from scipy.sparse import csr_matrix
+
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return csr_matrix(matrix.multiply(1.0 / norms[:, None]))
