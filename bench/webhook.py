@@ -317,6 +317,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     wrk.require_wrk()
+    # as `migrantinfo serve` does: the engine and index are trained in a process of their own, the servers load them
+    subprocess.run([sys.executable, "-m", "app.cli", "engine", "prepare"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
         work = Path(tmp)
         results = {"bare": measure_bare(args, work)}

@@ -17,6 +17,9 @@ def serve(args: argparse.Namespace) -> int:
     rasa = None
     if settings.engine == "rasa" and not args.no_rasa:
         rasa = _start_rasa(settings, app_port=port)
+    from app.cli.engine import prepare_apart
+
+    prepare_apart()  # the workers then load the engine and index from the cache, lean
     queue_worker = None if args.no_worker else _start_worker()
     if (args.workers or 1) > 1:
         if settings.database_url.startswith("sqlite"):
