@@ -99,7 +99,7 @@ class EntryIndex:
                       ((self.words, 0), (self.chars, len(self.words.vocabulary_)))] if texts else []
         by_feature = self.matrix.T.tocsr()
         self.feature_starts, self.feature_rows = by_feature.indptr, by_feature.indices
-        self.feature_weights = by_feature.data
+        self.feature_weights = by_feature.data.astype(np.float32)  # stored in half the memory, summed in float64
         self.weights = (model.coef_[0], float(model.intercept_[0])) if model is not None else None
         # what only the build needed (half of the index's memory) is not kept, nor pickled
         del self.matrix, self.sums, self.words, self.chars
