@@ -108,6 +108,17 @@ def test_signature_over_the_internal_url_is_refused(client) -> None:
     assert post_signed(client, params, signature=internal).status_code == 403
 
 
+@pytest.mark.parametrize("signed_url", ["https://bot.example.org/webhooks/twilio",
+                                        "https://bot.example.org:443/webhooks/twilio"])
+def test_the_public_url_is_accepted_signed_with_or_without_its_default_port(client, signed_url: str) -> None:
+    assert BASE == "https://bot.example.org"  # the settings' PUBLIC_BASE_URL
+    params = form_of("sms_text", MessageSid=new_sid())
+    assert post_signed(client, params, signature=sign(signed_url, params)).status_code == 200
+    again = form_of("sms_text", MessageSid=new_sid())  # another port is another URL
+    assert post_signed(client, again, signature=sign("https://bot.example.org:8443/webhooks/twilio", again)) \
+        .status_code == 403
+
+
 def test_signature_with_query_string_uses_the_public_url(client) -> None:
     params = form_of("sms_text", MessageSid=new_sid())
     from urllib.parse import urlencode
