@@ -5,6 +5,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -271,10 +272,14 @@ class KnowledgeBase:
         wanted = normalize(city)
         return [s for s in self.services if s.point.city and normalize(s.point.city) == wanted]
 
+    @cached_property
+    def _cities(self) -> dict[str, str]:
+        return {normalize(s.point.city): s.point.city for s in self.services if s.point.city}
+
     def city_in_text(self, text: str) -> str | None:
         """A city with service points named in a text ('servicios en tapachula' -> 'Tapachula')."""
         words = normalize(text).split()
-        cities = {normalize(s.point.city): s.point.city for s in self.services if s.point.city}
+        cities = self._cities
         for size in (3, 2, 1):
             for i in range(len(words) - size + 1):
                 city = cities.get(" ".join(words[i : i + size]))
