@@ -32,3 +32,6 @@ class Metrics:
                                          ["channel"], buckets=LATENCY_BUCKETS, registry=r)
         self.engine_latency = Histogram("migrantinfo_engine_seconds", "Time of one engine call", ["engine"],
                                         buckets=LATENCY_BUCKETS, registry=r)
+        self.action_latency = Histogram("migrantinfo_rasa_action_seconds",
+                                        "Time the app's custom action took (inside a Rasa engine call's time)",
+                                        buckets=LATENCY_BUCKETS, registry=r)

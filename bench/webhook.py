@@ -7,7 +7,8 @@ Rows, each server started fresh with one uvicorn worker unless said otherwise:
 - full: the app (SQLite, embedded engine): flat out, then paced at 100 requests/s, then on to 10,000 messages;
   its resident size after start and after those messages, and its CPU while idle;
 - full, 2 workers on PostgreSQL: the same, with `--workers 2`;
-- `--engine rasa`: the app in front of a Rasa 3.6 server (`migrantinfo rasa prepare` must have run), paced.
+- `--rasa`: the app in front of a Rasa 3.6 server, free text one message at a time: the time the app adds
+  around Rasa against Rasa's own.
 
 Every request is a distinct, correctly signed Twilio body (wrk sends each once: a repeat would be a duplicate
 delivery, cheaper to answer), from thousands of senders, SMS and WhatsApp, keywords and free text in six
@@ -61,14 +62,17 @@ SENDER_KINDS = (("+52962", "es"), ("+5024", "es"), ("+5043", "sms"), ("+5093", "
 class Traffic:
     """Senders walking their conversations; each request a fresh MessageSid, signed for `url`."""
 
-    def __init__(self, url: str, *, senders: int, seed: int) -> None:
+    def __init__(self, url: str, *, senders: int, seed: int, free_text_only: bool = False) -> None:
         self.url, self.validator, self.rng = url, RequestValidator(TOKEN), random.Random(seed)
         self.senders = []
         for n in range(senders):
             prefix, language = SENDER_KINDS[n % len(SENDER_KINDS)]
             number = prefix + "".join(self.rng.choice("0123456789") for _ in range(12 - len(prefix)))
             channel = "sms" if language == "sms" or self.rng.random() < 0.45 else "whatsapp"
-            self.senders.append([number, channel, CONVERSATIONS[language], self.rng.randrange(8)])
+            lines = CONVERSATIONS[language]
+            if free_text_only:  # what reaches an engine: questions, not keywords, digits or greetings
+                lines = tuple(line for line in lines if len(line.split()) >= 4) or CONVERSATIONS["es"][1:2]
+            self.senders.append([number, channel, lines, self.rng.randrange(8)])
         self.sid = self.rng.getrandbits(60)
 
     def take(self, count: int) -> list[tuple[str, str]]:
@@ -239,6 +243,49 @@ def measure_bare(args: argparse.Namespace, work: Path) -> dict:
         return {"flat": flat, "rss_start_mb": [rss_mb(pid)]}
 
 
+def metric(base: str, name: str) -> float:
+    """One sample of the app's Prometheus metrics (a histogram's _sum or _count), 0 when absent."""
+    text = httpx.get(base + "/metrics", timeout=5, trust_env=False).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"))
+
+
+def measure_rasa(args: argparse.Namespace, work: Path) -> dict:
+    """The app in front of Rasa 3.6, free text one message at a time: Rasa's own time per message (its REST call
+    as the app times it, less the app's custom action inside it) against what the app adds around it (the rest of
+    the reply's time as wrk sees it: HTTP, signature, action, tracker metadata, store)."""
+    from app.understanding.rasa_setup import ensure_model, start_server, stop_server
+
+    model = ensure_model()
+    port, rasa_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    rasa = start_server(model, port=rasa_port, action_url=f"{base}/rasa/webhook", action_token=ACTION_TOKEN,
+                        log=work / "rasa.log")
+    try:
+        env = app_env(base, f"sqlite:///{work / 'rasa.db'}", ENGINE="rasa", RASA_URL=f"http://127.0.0.1:{rasa_port}",
+                      RASA_TIMEOUT_SECONDS="10", RASA_ACTION_TOKEN=ACTION_TOKEN)
+        traffic = Traffic(base + PATH, senders=args.senders, seed=7, free_text_only=True)
+        with serve(["app.main:create_app", "--factory"], port=port, env=env, log=work / "rasa-app.log") as pid:
+            load(base, traffic, work, "rasa-warmup", seconds=5, expect_rate=40, connections=1)
+            names = ("migrantinfo_engine_seconds_sum", "migrantinfo_engine_seconds_count",
+                     "migrantinfo_rasa_action_seconds_sum", "migrantinfo_engine_fallbacks_total")
+            before = {name: metric(base, name) for name in names}
+            flat = load(base, traffic, work, "rasa", seconds=args.rasa_seconds, expect_rate=40, connections=1)
+            after = {name: metric(base, name) - before[name] for name in names}
+            rss = [rss_mb(pid), rss_mb(rasa.pid)]
+    finally:
+        stop_server(rasa)
+    calls = max(1.0, after["migrantinfo_engine_seconds_count"])
+    rasa_call_ms = after["migrantinfo_engine_seconds_sum"] / calls * 1000
+    action_ms = after["migrantinfo_rasa_action_seconds_sum"] / calls * 1000
+    rasa_own_ms = rasa_call_ms - action_ms
+    total_ms = flat["mean_us"] / 1000
+    return {"flat": flat, "calls": calls, "reply_ms": total_ms, "rasa_call_ms": rasa_call_ms, "action_ms": action_ms,
+            "rasa_own_ms": rasa_own_ms, "app_adds_ms": total_ms - rasa_own_ms,
+            "overhead": (total_ms - rasa_own_ms) / rasa_own_ms, "fallbacks": after["migrantinfo_engine_fallbacks_total"],
+            "rss_mb": rss}
+
+
 def fresh_postgres(url: str) -> str | None:
     """A new empty database for the two-worker row (dropped and created again); None when PostgreSQL is away."""
     import psycopg
@@ -285,6 +332,14 @@ def report(results: dict, args: argparse.Namespace) -> dict:
         idle = f"; idle {r['idle_cpu_percent']:.2f}% after start, {r['idle_cpu_after_percent']:.2f}% after the load" \
             if "idle_cpu_percent" in r else ""
         print(f"  {name:9} {'+'.join(f'{m:.0f}' for m in r['rss_start_mb'])} at start{after}{idle}")
+    rasa = results.get("rasa")
+    if rasa:
+        print(f"\nRasa 3.6 behind the app, free text, one at a time: {rasa['calls']:.0f} messages, a reply in "
+              f"{rasa['reply_ms']:.1f} ms on average (p99 {rasa['flat']['p99_us'] / 1000:.1f} ms)\n"
+              f"  Rasa's own time {rasa['rasa_own_ms']:.1f} ms (its REST call {rasa['rasa_call_ms']:.1f} ms, less the "
+              f"app's custom action {rasa['action_ms']:.2f} ms)\n"
+              f"  the app adds {rasa['app_adds_ms']:.2f} ms = {rasa['overhead']:.1%} of Rasa's own time; "
+              f"{rasa['fallbacks']:.0f} fallbacks; resident: app {rasa['rss_mb'][0]:.0f} MB, Rasa {rasa['rss_mb'][1]:.0f} MB")
     full = results["full"]
     ratio = full["flat"]["rate"] / bare["rate"]
     p99 = full["paced"]["p99_us"] / 1000
@@ -294,6 +349,9 @@ def report(results: dict, args: argparse.Namespace) -> dict:
                "paced p99 ms": (p99, p99 <= TARGET_P99_MS, f"<= {TARGET_P99_MS:g}"),
                "rss MB after 10k": (rss, rss <= TARGET_RSS_MB and full["messages"] >= 10_000, f"<= {TARGET_RSS_MB:g}"),
                "idle cpu %": (idle, idle < TARGET_IDLE_CPU, f"< {TARGET_IDLE_CPU:g}")}
+    if rasa:
+        targets["rasa overhead %"] = (rasa["overhead"] * 100, rasa["overhead"] < TARGET_RASA_OVERHEAD
+                                      and not rasa["fallbacks"], f"< {TARGET_RASA_OVERHEAD:.0%}")
     print()
     for label, (value, met, target) in targets.items():
         print(f"target {label:18} {target:8}  {value:8.2f}  {'PASS' if met else 'MISS'}")
@@ -314,6 +372,9 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgresql://root@127.0.0.1:5432/migrantinfo_bench",
                         help="the two-worker row's database, dropped and created afresh")
     parser.add_argument("--no-postgres", action="store_true", help="skip the two-worker PostgreSQL row")
+    parser.add_argument("--rasa", action="store_true", help="also the Rasa row (the environment and model come "
+                        "from `migrantinfo rasa prepare`; Rasa takes about a minute to start)")
+    parser.add_argument("--rasa-seconds", type=float, default=20.0, help="Rasa row: measured seconds (default 20)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     wrk.require_wrk()
@@ -329,6 +390,8 @@ def main() -> int:
         if postgres:
             results["postgres"] = measure_app("postgres", args, work, database_url=postgres, workers=2,
                                               bare_rate=bare_rate)
+        if args.rasa:
+            results["rasa"] = measure_rasa(args, work)
     figures = report(results, args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
