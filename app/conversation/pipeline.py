@@ -78,7 +78,7 @@ async def answer(assistant: "Assistant", msg: Inbound, *, budget: float) -> Outc
     # A plain executor, not anyio.to_thread: the hand-off costs a quarter of the CPU (0.07 ms against 0.26 ms).
     work = assistant.threads.submit(assistant.handle, msg, ticket=ticket)
     done, _ = await asyncio.wait({asyncio.wrap_future(work)}, timeout=budget)
-    if done:
+    if done and not work.cancelled():  # (cancelled: the process is stopping; the journal keeps the message)
         return work.result()
     ticket.abandoned = True
     if work.cancel():  # it was still waiting for a thread, and now never runs: nobody will let go of it but us
