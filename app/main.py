@@ -50,12 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(knowledge.get().warm)
         app.state.queue = None  # built on first use (api.deps.queue_of): the app only enqueues, the worker sends
         app.state.twilio, app.state.limits = Twilio(settings), SenderLimits(settings)  # operators' replies
+        if engine.dialect.name == "sqlite" and settings.engine == "embedded":
+            # One writer and nothing that waits on the network: hand messages to one thread at a time, in order.
+            # (With Rasa, threads must be free to wait on it while another one writes.)
+            assistant.limiter = anyio.CapacityLimiter(1)
         replayer = Replayer(assistant, assistant.inbox, twilio_sender(app.state.twilio, app.state.limits),
                             every=settings.inbox_replay_seconds,
                             older_than=settings.inbox_replay_after_seconds).start()
         yield
         replayer.stop()
-        assistant.threads.shutdown(wait=False, cancel_futures=True)  # what still waits is in the journal
         assistant.inbox.close()
         assistant.understander.close()
         knowledge.stop()
