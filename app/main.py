@@ -18,6 +18,7 @@ from app.console import content_pages, insights, operations, simulator
 from app.console import views as console
 from app.conversation.pipeline import Assistant
 from app.conversation.replay import Replayer, twilio_sender
+from app.knowledge import retrieval
 from app.knowledge.live import LiveKnowledge
 from app.outbound.ratelimit import SenderLimits
 from app.outbound.twilio_rest import Twilio
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.knowledge = knowledge
         app.state.assistant = assistant = Assistant(settings, engine, knowledge)
+        retrieval.CACHE.apart = True  # a new content's index is built in a child process, not in this one
         if knowledge.ready:  # the entries' index, built (or loaded from ENGINE_CACHE_DIR) before the first message
             await anyio.to_thread.run_sync(knowledge.get().warm)
         app.state.queue = None  # built on first use (api.deps.queue_of): the app only enqueues, the worker sends

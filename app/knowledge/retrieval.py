@@ -9,6 +9,7 @@ that about 8 in 10 phrasings scored like this found their entry.
 """
 
 import hashlib
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from app.knowledge.ngrams import Analyzer
 from app.knowledge.pickles import kept
 from app.knowledge.schema import Entry
 from app.text import fold
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -221,10 +224,16 @@ def _normalize(matrix: "csr_matrix") -> "csr_matrix":
 
 class IndexCache:
     """Built indexes kept on disk (in ENGINE_CACHE_DIR): each process, worker and test loads the one its
-    content's entries need instead of fitting it again; keyed by the entries, this module and the libraries."""
+    content's entries need instead of fitting it again; keyed by the entries, this module and the libraries.
 
-    def __init__(self, folder: Path | None = None) -> None:
+    With `apart` (the web app), an index that is not on disk yet (new content, an editor's change) is built in a
+    child process and loaded from the file it writes: the serving process never imports scikit-learn nor keeps
+    a build's memory. If the child fails, the index is built here.
+    """
+
+    def __init__(self, folder: Path | None = None, *, apart: bool = False) -> None:
         self.folder = folder
+        self.apart = apart
 
     def get(self, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> EntryIndex:
         if self.folder is None:
@@ -235,7 +244,24 @@ class IndexCache:
         for entry in sorted(entries, key=lambda e: e.id):
             digest.update(entry.model_dump_json().encode() + str(scope[entry.id]).encode())
         path = self.folder / f"entries-{digest.hexdigest()[:32]}.pickle"
+        if self.apart and not path.exists():
+            _build_apart(path, entries, scope, names)
         return kept(path, lambda: EntryIndex(entries, scope, names), what="entries' index")
+
+
+def _build_apart(path: Path, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:  # spawn, not fork: the server has threads, and a forked child could inherit a held lock
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(_build_and_keep, path, entries, scope, names).result(timeout=600)
+    except Exception as exc:
+        log.warning("the entries' index could not be built apart (%r): building it in this process", exc)
+
+
+def _build_and_keep(path: Path, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> None:
+    kept(path, lambda: EntryIndex(entries, scope, names), what="entries' index")
 
 
 CACHE = IndexCache()  # the app points it at ENGINE_CACHE_DIR at start (build_understander)
