@@ -5,15 +5,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-import requests
-from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
+
+if TYPE_CHECKING:  # Twilio's client (and requests) load with the first message sent: most webhooks send none
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
 
 log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
@@ -37,17 +36,31 @@ class Sent:
     status: str
 
 
-class _HttpClient(TwilioHttpClient):
-    """Twilio's own HTTP client, sent to another base URL (the tests' loopback server) when configured."""
+@cache
+def _http_client_class() -> type:
+    from twilio.http.http_client import TwilioHttpClient
 
-    def __init__(self, base_url: str, timeout: float) -> None:
-        super().__init__(pool_connections=True, timeout=timeout)
-        self.base_url = base_url.rstrip("/")
+    class HttpClient(TwilioHttpClient):
+        """Twilio's own HTTP client, sent to another base URL (the tests' loopback server) when configured."""
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
+        def __init__(self, base_url: str, timeout: float) -> None:
+            super().__init__(pool_connections=True, timeout=timeout)
+            self.base_url = base_url.rstrip("/")
+
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
+                url = self.base_url + url[len(TWILIO_API):]
+            return super().request(method, url, *args, **kwargs)
+
+    return HttpClient
+
+
+def _errors() -> "tuple[type[TwilioRestException], type[Exception]]":
+    """Twilio's refusal and a failed connection."""
+    from requests import RequestException
+    from twilio.base.exceptions import TwilioRestException
+
+    return TwilioRestException, RequestException
 
 
 class Twilio:
@@ -66,13 +79,15 @@ class Twilio:
         """Build this thread's client now, so that nothing slow stands between a rate slot and its request."""
         self._client()
 
-    def _client(self) -> Client:
+    def _client(self) -> "Client":
         client = getattr(self._local, "client", None)
         if client is None:
             if not self.configured:
                 raise SendError("set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to send messages")
+            from twilio.rest import Client
+
             s = self.settings
-            http = _HttpClient(s.twilio_api_base_url, s.twilio_timeout_seconds)
+            http = _http_client_class()(s.twilio_api_base_url, s.twilio_timeout_seconds)
             client = self._local.client = Client(s.twilio_account_sid, s.twilio_auth_token, http_client=http)
         return client
 
@@ -85,16 +100,17 @@ class Twilio:
         else:
             values["body"] = body
         client = self._client()
+        refused, unreachable = _errors()
         try:
             message = client.messages.create(**values)
-        except TwilioRestException as exc:
+        except refused as exc:
             retry_after = None
             if exc.status == 429:
                 last = client.http_client.last_response
                 retry_after = _seconds(last.headers.get("Retry-After") if last is not None and last.headers else None)
             raise SendError(f"Twilio answered {exc.status}: {exc.msg}", status=exc.status, code=exc.code,
                             retryable=exc.status == 429 or exc.status >= 500, retry_after=retry_after) from None
-        except requests.RequestException as exc:
+        except unreachable as exc:
             raise SendError(f"no answer from Twilio: {type(exc).__name__}", retryable=True, ambiguous=True) from None
         return Sent(sid=str(message.sid), status=str(message.status or "queued"))
 
@@ -107,7 +123,7 @@ class Twilio:
         client = self._client()
         try:
             found = client.messages.list(to=to, from_=from_, date_sent_after=since - timedelta(seconds=5), limit=50)
-        except (TwilioRestException, requests.RequestException) as exc:
+        except _errors() as exc:
             raise SendError(f"could not list messages: {exc}", retryable=True, ambiguous=True) from None
         return next((str(m.sid) for m in found if text.strip() in (m.body or "")), None)
 
