@@ -1,6 +1,7 @@
 """The held-out specific questions: their shape, that they are really held out, and the figures they give."""
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,10 @@ from app.understanding.entry_eval import read_questions
 from app.understanding.training import read_folder, read_nlu
 
 QUESTIONS = ROOT / "tests" / "data" / "entries_test.yml"
+# written later, without looking at the first set nor tuning anything on it: the figures an untouched set gives
+SECOND = ROOT / "tests" / "data" / "entries_test2.yml"
+SECOND_FLOOR = 0.82  # measured 0.873 on 2026-12-01 (the first set: 0.904)
+HELD_OUT = pytest.mark.parametrize("path, at_least", [(QUESTIONS, 200), (SECOND, 150)], ids=["first", "second"])
 
 
 def plain(text: str) -> str:
@@ -24,9 +29,11 @@ def kb() -> KnowledgeBase:
     return KnowledgeBase(load_content(ROOT / "content"), locales_dir=ROOT / "locales")
 
 
-def test_the_held_out_questions_cover_every_language_and_published_entries(kb: KnowledgeBase) -> None:
-    questions = read_questions(QUESTIONS)
-    assert len(questions) >= 200
+@HELD_OUT
+def test_the_held_out_questions_cover_every_language_and_published_entries(kb: KnowledgeBase, path: Path,
+                                                                            at_least: int) -> None:
+    questions = read_questions(path)
+    assert len(questions) >= at_least
     per_language = Counter(q.language for q in questions)
     assert all(per_language[language] >= 20 for language in LANGUAGES), per_language
     for q in questions:
@@ -34,20 +41,23 @@ def test_the_held_out_questions_cover_every_language_and_published_entries(kb: K
         assert kb.entry_scope[q.entry] in (None, q.country), q
 
 
-def test_no_held_out_question_is_an_ask_or_a_training_example(kb: KnowledgeBase) -> None:
+@HELD_OUT
+def test_no_held_out_question_is_an_ask_or_a_training_example(kb: KnowledgeBase, path: Path, at_least: int) -> None:
     seen = {plain(ask) for entry in load_content(ROOT / "content").entries.values()
             for e in entry.model.entries for asks in e.asks.values() for ask in asks}
     seen |= {plain(e.text) for e in read_folder(ROOT / "bot" / "data" / "nlu")}
     seen |= {plain(e.text) for e in read_nlu(ROOT / "tests" / "data" / "nlu_test.yml")}
-    leaked = [q.text for q in read_questions(QUESTIONS) if plain(q.text) in seen]
+    leaked = [q.text for q in read_questions(path) if plain(q.text) in seen]
     assert not leaked, leaked
 
 
-def test_retrieval_on_the_held_out_questions(kb: KnowledgeBase) -> None:
-    """The entries' index alone, as the dialogue uses it: the person's country and a country the message names."""
-    questions = read_questions(QUESTIONS)
+@pytest.mark.parametrize("path, floor", [(QUESTIONS, 0.85), (SECOND, SECOND_FLOOR)], ids=["first", "second"])
+def test_retrieval_on_the_held_out_questions(kb: KnowledgeBase, path: Path, floor: float) -> None:
+    """The entries' index alone, as the dialogue uses it: the person's country and a country the message names.
+    The floors are the figures measured on 2026-12-01 less a margin: a fall below one is a regression."""
+    questions = read_questions(path)
     right = 0
     for q in questions:
         matches = kb.entry_index.search(q.text, (q.country, kb.country_in_text(q.text)))
         right += bool(matches) and matches[0].entry == q.entry
-    assert right / len(questions) >= 0.85  # measured 0.90 on 2026-12-01: a fall below this is a regression
+    assert right / len(questions) >= floor
