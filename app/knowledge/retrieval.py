@@ -128,8 +128,9 @@ class EntryIndex:
         if not indices:
             return np.zeros(len(self.ids))
         # each phrasing's similarity: the message's weight times the phrasing's, summed over shared features
-        starts = self.feature_starts[indices]
-        lengths = self.feature_starts[np.asarray(indices) + 1] - starts
+        features = np.asarray(indices)
+        starts = self.feature_starts[features]
+        lengths = self.feature_starts[features + 1] - starts
         at = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         scale = np.repeat(weights, lengths)
         rows = np.bincount(self.feature_rows[at], weights=self.feature_weights[at] * scale,
