@@ -185,10 +185,11 @@ class Dialogue:
                 return None, codes[number - 1] if 1 <= number <= len(codes) else None
             return (kb.topics[number - 1].id if 1 <= number <= len(kb.topics) else None), None
         first, _, rest = word.partition(" ")
-        topic = kb.topic_for_keyword(word) or kb.topic_for_keyword(first)
+        whole = kb.topic_for_keyword(word)
+        topic = whole or kb.topic_for_keyword(first)
         # a keyword alone, or with a country ("ASILO MX"); "trabajo en el campo con visa..." is a question
         country = kb.country_in_text(rest) if rest else None
-        if topic and (kb.topic_for_keyword(word) or not rest or (country and len(rest.split()) <= 3)):
+        if topic and (whole or not rest or (country and len(rest.split()) <= 3)):
             return topic, country
         return None, kb.country_for_word(word)
 

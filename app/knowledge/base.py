@@ -27,6 +27,8 @@ LANGUAGE_NAMES = {"es": "español", "en": "English", "fr": "français", "ht": "k
                   "nl": "Nederlands"}
 _INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one content shares its index
 _BUILDING = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Answer:
     topic: str

@@ -247,7 +247,11 @@ class IndexCache:
         path = self.folder / f"entries-{digest.hexdigest()[:32]}.pickle"
         if self.apart and not path.exists():
             _build_apart(path, entries, scope, names)
-        return kept(path, lambda: EntryIndex(entries, scope, names), what="entries' index")
+        return _kept_index(path, entries, scope, names)
+
+
+def _kept_index(path: Path, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> EntryIndex:
+    return kept(path, lambda: EntryIndex(entries, scope, names), what="entries' index")
 
 
 def _build_apart(path: Path, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> None:
@@ -262,7 +266,7 @@ def _build_apart(path: Path, entries: list[Entry], scope: dict[str, str | None],
 
 
 def _build_and_keep(path: Path, entries: list[Entry], scope: dict[str, str | None], names: list[str]) -> None:
-    kept(path, lambda: EntryIndex(entries, scope, names), what="entries' index")
+    _kept_index(path, entries, scope, names)  # in the child: the file is what counts, the index stays there
 
 
 CACHE = IndexCache()  # the app points it at ENGINE_CACHE_DIR at start (build_understander)

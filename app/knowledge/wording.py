@@ -10,7 +10,6 @@ COUNTRY_PROMPT = re.compile(
     r"(?:het|uw|je) land)[^\n]*$", re.IGNORECASE)
 
 
-
 def without_country_prompt(text: str) -> str:
     return COUNTRY_PROMPT.sub("", text).rstrip()
 
@@ -21,4 +20,3 @@ def short_url(url: str) -> str:
     host = host[4:] if host.startswith("www.") else host
     first = path.split("/", 1)[0].split("?", 1)[0]
     return f"{host}/{first}" if first and len(first) <= 16 and "." not in first and not first.isdigit() else host
-

@@ -11,7 +11,7 @@ ACTIONS = frozenset({"human", "menu", "affirm", "deny", "choose_country", "choos
 # a question is ("hola buenas, cuanto cuesta pedir refugio").
 CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks"})
 SHORT = 3  # words: a conversational message this short asks no entry ("hola buenas", "ok gracias")
-CLOSE = 0.08
+CLOSE = 0.08  # entries whose score is this near the best one are offered with it
 SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near
 
 Search = Callable[[str, tuple[str | None, ...]], list[Match]]
