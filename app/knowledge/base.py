@@ -174,6 +174,13 @@ class KnowledgeBase:
         return self._finish(Answer(entry.topic, scope, lang, text.whatsapp, text.sms, entry.last_reviewed,
                                    short_url(str(entry.sources[0].url)), lang != language, entry.id), language)
 
+    def entry_names(self, entry_id: str, place: str) -> bool:
+        """Whether an entry's text names a place ("Casa del Migrante Tecún Umán"): it is about that place."""
+        entry = self.entries.get(entry_id)
+        wanted = " {} ".format(" ".join(WORD.findall(normalize(place))))
+        return entry is not None and any(wanted in " {} ".format(" ".join(WORD.findall(normalize(text.whatsapp))))
+                                         for text in entry.texts.values())
+
     @property
     def entry_index(self) -> EntryIndex:
         """The entries' phrasings, ready to search (built on first use, shared by every copy of this content)."""

@@ -58,6 +58,18 @@ def test_a_place_name_sets_the_country(client: TestClient) -> None:
     assert shelters and any(first.startswith(name) for name in shelters)  # shelters first
 
 
+def test_an_entry_about_the_city_named_answers_before_the_citys_list(client: TestClient) -> None:
+    """A shelter asked for in a city whose own shelter has an entry: that entry, not the city's list."""
+    kb = client.app.state.knowledge.get()
+    assert kb.city_in_text("Tecún Umán") and kb.entry_names("gt-shelter-casa-migrante-tecun-uman", "Tecún Umán")
+    body = ask(client, "busco albergue en Tecún Umán, vengo con mis hijos", "+5511987654326")
+    assert body["understanding"]["entry"] == "gt-shelter-casa-migrante-tecun-uman"
+    assert body["understanding"]["country"] == "GT"
+    assert said(body).startswith(kb.entry_answer("gt-shelter-casa-migrante-tecun-uman", "es").whatsapp[:60])
+    listed = ask(client, "hay algun albergue en ciudad juarez?", "+5511987654327")  # no entry about it: the list
+    assert listed["understanding"]["entry"] is None and "\n- " in said(listed)
+
+
 def test_sexual_violence_in_the_darien_gets_panamas_numbers_then_the_72_hour_care(client: TestClient) -> None:
     body = ask(client, "me violaron en el darien, que hago", "+5511987654325")
     u = body["understanding"]
