@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # sends from the same numbers, which the limiter does not count (people answering an alert, STOP, ...).
     rate_headroom: float = Field(0.05, ge=0, lt=1)
     whatsapp_alert_templates: dict[str, str] = {}  # language -> approved ContentSid (HX...) with one variable
+    # number of choices ("2", "3") -> ContentSid of a twilio/quick-reply template made by `migrantinfo whatsapp
+    # templates`: numbered choices then go as buttons (sent through the REST API, inside the 24-hour window)
+    whatsapp_choice_templates: dict[str, str] = {}
     address_keys: str = ""  # Fernet keys, comma-separated, the first encrypts; see README
     redis_url: str = ""  # shared queue and rate limits for several workers; empty: SQLite queue, local limits
     queue_path: Path = ROOT / "var" / "queue.db"

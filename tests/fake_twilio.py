@@ -1,8 +1,9 @@
 """A loopback HTTP server that answers as Twilio's Messages API does, and records what it was sent.
 
 201 with a sid; 429 with Retry-After past the sender's rate or when told to; 400 with code 21610 for opted-out
-numbers and 63016 for free text to WhatsApp numbers outside the 24-hour window; 500 when told to. GET lists
-the messages it took, filtered by To, From and DateSent>, as Twilio's list endpoint does.
+numbers and 63016 for free text (or a session-only quick-reply template) to WhatsApp numbers outside the 24-hour
+window; 500 when told to. GET lists the messages it took, filtered by To, From and DateSent>, as Twilio's list
+endpoint does. POST /v1/Content creates a template (the Content API, JSON), as content.twilio.com does.
 """
 
 import base64
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlparse
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "test-auth-token-0123456789"
 PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w{32})/Messages\.json$")
+CONTENT = "/v1/Content"  # the Content API (content.twilio.com): templates, created with a JSON body
 
 
 class FakeTwilio:
@@ -30,6 +32,7 @@ class FakeTwilio:
         self.in_window: set[str] = set()  # WhatsApp addresses that wrote within 24 hours
         self.script: deque[tuple[int, dict]] = deque()  # forced answers: (status, extra), consumed in order
         self.accepted: list[dict] = []
+        self.templates: dict[str, dict] = {}  # ContentSid -> the definition it was created with
         self.requests: list[dict] = []
         self.rate_violations = 0
         self._recent: dict[str, deque[float]] = defaultdict(deque)
@@ -80,7 +83,9 @@ class FakeTwilio:
                 recent.append(now)
             if to.split(":")[-1] in self.opted_out:
                 return 400, _error(400, 21610, "Attempt to send to unsubscribed recipient"), {}
-            if to.startswith("whatsapp:") and not form.get("ContentSid") and to not in self.in_window:
+            template = self.templates.get(form.get("ContentSid", ""), {})
+            session_only = "twilio/quick-reply" in template.get("types", {})  # buttons need no approval, but the window
+            if to.startswith("whatsapp:") and (session_only or not form.get("ContentSid")) and to not in self.in_window:
                 return 400, _error(400, 63016, "Failed to send freeform message because you are outside the "
                                                "allowed window. Please use a Template."), {}
             sid = "SM" + uuid.uuid4().hex
@@ -93,6 +98,21 @@ class FakeTwilio:
                        "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}.json", "subresource_uris": {}}
             self.accepted.append({**form, "sid": sid, "at": now, "created": created})
             return 201, message, {}
+
+    def _create_content(self, raw: bytes) -> tuple[int, dict]:
+        try:
+            definition = json.loads(raw)
+        except ValueError:
+            return 400, _error(400, 20001, "Invalid JSON")
+        if not definition.get("friendly_name") or not definition.get("types"):
+            return 400, _error(400, 20001, "friendly_name and types are required")
+        actions = definition["types"].get("twilio/quick-reply", {}).get("actions", [])
+        if len(actions) > 3 or any(len(a.get("title", "")) > 20 for a in actions):
+            return 400, _error(400, 20001, "quick-reply: at most 3 actions, titles of at most 20 characters")
+        sid = "HX" + uuid.uuid4().hex
+        with self._lock:
+            self.templates[sid] = definition
+        return 201, {"sid": sid, "account_sid": ACCOUNT, **definition}
 
     def _list(self, query: dict[str, str]) -> dict:
         since = query.get("DateSent>")
@@ -137,6 +157,10 @@ class FakeTwilio:
                 if len(raw) < length:  # the sender died mid-request (a killed worker): Twilio takes nothing
                     self.close_connection = True
                     return
+                if urlparse(self.path).path == CONTENT:
+                    if not self._authorized():
+                        return self._answer(401, _error(401, 20003, "Authenticate"))
+                    return self._answer(*fake._create_content(raw))
                 form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
                 if not PATH.match(urlparse(self.path).path):
                     return self._answer(404, _error(404, 20404, "The requested resource was not found"))

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import cast
 
 import anyio
@@ -18,6 +19,7 @@ from app.channels.twilio import (
 )
 from app.config import Settings
 from app.conversation.pipeline import answer
+from app.outbound import buttons
 from app.outbound.delivery import record_callback
 from app.storage import store
 
@@ -73,6 +75,13 @@ async def inbound(request: Request, settings: SettingsDep, assistant: AssistantD
     try:
         outcome = await answer(assistant, msg, budget=settings.reply_budget_seconds)
         body = twiml(outcome.bodies)
+        template = None if outcome.failed or outcome.duplicate else \
+            buttons.template_for(settings, msg, outcome.understanding, outcome.bodies)
+        if template:
+            state = request.app.state
+            if await anyio.to_thread.run_sync(partial(buttons.send, state.twilio, state.limits, msg,
+                                                      outcome.bodies[0], template)):
+                body = twiml([])  # the choices went with their buttons
     except Exception:  # handle() never raises; this is the last net, so Twilio never sees a 5xx
         log.exception("unexpected failure sid=%s", msg.sid)
         body = twiml([assistant.apology(msg)])

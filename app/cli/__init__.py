@@ -4,10 +4,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import alerts, chat, content, db, engine, evaluate, inbox, keys, rasa, serve, users
+from app.cli import alerts, chat, content, db, engine, evaluate, inbox, keys, rasa, serve, users, whatsapp
 
 # In the order `migrantinfo --help` lists them
-GROUPS = (serve, alerts, keys, db, inbox, chat, engine, rasa, users, evaluate, content)
+GROUPS = (serve, alerts, keys, whatsapp, db, inbox, chat, engine, rasa, users, evaluate, content)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

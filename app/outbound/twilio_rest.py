@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,8 @@ if TYPE_CHECKING:  # Twilio's client (and requests) load with the first message 
 
 log = logging.getLogger(__name__)
 TWILIO_API = "https://api.twilio.com"
+CONTENT_API = "https://content.twilio.com/v1/Content"
+TWILIO_HOSTS = re.compile(r"^https://[a-z]+\.twilio\.com")
 OPTED_OUT, OUTSIDE_WINDOW = 21610, 63016  # the permanent failures an alert must record, not retry
 
 
@@ -48,8 +51,8 @@ def _http_client_class() -> type:
             self.base_url = base_url.rstrip("/")
 
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
-                url = self.base_url + url[len(TWILIO_API):]
+            if self.base_url != TWILIO_API:  # every Twilio API (Messages, Content) answers at the one loopback
+                url = TWILIO_HOSTS.sub(self.base_url, url, count=1)
             return super().request(method, url, *args, **kwargs)
 
     return HttpClient
@@ -113,6 +116,22 @@ class Twilio:
         except unreachable as exc:
             raise SendError(f"no answer from Twilio: {type(exc).__name__}", retryable=True, ambiguous=True) from None
         return Sent(sid=str(message.sid), status=str(message.status or "queued"))
+
+    def create_content(self, definition: dict) -> str:
+        """Create a Content template (Content API, JSON); its ContentSid."""
+        client = self._client()
+        _, unreachable = _errors()
+        try:
+            response = client.http_client.request(
+                "POST", CONTENT_API, data=definition,  # sent as JSON, as its Content-Type says
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                auth=(self.settings.twilio_account_sid, self.settings.twilio_auth_token))
+        except unreachable as exc:
+            raise SendError(f"no answer from Twilio: {type(exc).__name__}", retryable=True) from None
+        if response.status_code not in (200, 201):
+            raise SendError(f"Twilio answered {response.status_code}: {response.text[:200]}",
+                            status=response.status_code)
+        return str(json.loads(response.text)["sid"])
 
     def find_sent(self, *, to: str, from_: str, since: datetime, text: str) -> str | None:
         """The sid of a message holding `text` created to `to` since `since` (after a worker died mid-send).
