@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy
 import yaml
 
+from app.i18n import LANGUAGES
 from app.knowledge import KnowledgeBase
 from app.messages import Reply, Understanding
 
@@ -29,6 +30,7 @@ class EntryReport:
     regional: int = 0
     needless: int = 0  # regional questions answered with a question for the country
     latencies_ms: list[float] = field(default_factory=list)
+    languages: dict[str, list[int]] = field(default_factory=dict)  # language -> [right, asked]
     failures: list[tuple[str, str, str]] = field(default_factory=list)
 
     def share(self, part: int, whole: int | None = None) -> str:
@@ -56,6 +58,9 @@ def evaluate_entries(name: str, questions: list[Question], ask: Ask, kb: Knowled
         report.total += 1
         report.latencies_ms.append(ms)
         report.top1 += understood.entry == question.entry
+        tally = report.languages.setdefault(question.language, [0, 0])
+        tally[0] += understood.entry == question.entry
+        tally[1] += 1
         # the expected entry's own text, whole, in the language the reply was written in (a list of choices
         # naming it does not count)
         entry = kb.entries[question.entry]
@@ -74,6 +79,11 @@ def entries_table(reports: list[EntryReport]) -> str:
         ("entry accuracy (top-1)", lambda r: r.share(r.top1)),
         ("fact in the reply", lambda r: r.share(r.fact)),
         ("needless country asks", lambda r: f"{r.needless}/{r.regional}"),
+    ]
+    languages = sorted({language for r in reports for language in r.languages}, key=list(LANGUAGES).index)
+    rows += [(f"entry accuracy {language}", lambda r, language=language: r.share(*r.languages.get(language, (0, 0))))
+             for language in languages]
+    rows += [
         ("understand+retrieve p50", lambda r: f"{r.percentile(50):.2f} ms"),
         ("understand+retrieve p99", lambda r: f"{r.percentile(99):.2f} ms"),
         ("questions", lambda r: str(r.total)),
