@@ -16,7 +16,7 @@ from app.understanding.training import read_folder, read_nlu
 QUESTIONS = ROOT / "tests" / "data" / "entries_test.yml"
 # written later, without looking at the first set nor tuning anything on it: the figures an untouched set gives
 SECOND = ROOT / "tests" / "data" / "entries_test2.yml"
-SECOND_FLOOR = 0.82  # measured 0.873 on 2026-12-01 (the first set: 0.904)
+FIRST_FLOOR, SECOND_FLOOR = 0.90, 0.90  # measured 0.936 and 0.940 on 2026-12-02 (0.904 and 0.873 the day before)
 HELD_OUT = pytest.mark.parametrize("path, at_least", [(QUESTIONS, 200), (SECOND, 150)], ids=["first", "second"])
 
 
@@ -51,10 +51,10 @@ def test_no_held_out_question_is_an_ask_or_a_training_example(kb: KnowledgeBase,
     assert not leaked, leaked
 
 
-@pytest.mark.parametrize("path, floor", [(QUESTIONS, 0.85), (SECOND, SECOND_FLOOR)], ids=["first", "second"])
+@pytest.mark.parametrize("path, floor", [(QUESTIONS, FIRST_FLOOR), (SECOND, SECOND_FLOOR)], ids=["first", "second"])
 def test_retrieval_on_the_held_out_questions(kb: KnowledgeBase, path: Path, floor: float) -> None:
     """The entries' index alone, as the dialogue uses it: the person's country and a country the message names.
-    The floors are the figures measured on 2026-12-01 less a margin: a fall below one is a regression."""
+    The floors are the measured figures less a margin: a fall below one is a regression."""
     questions = read_questions(path)
     right = 0
     for q in questions:
