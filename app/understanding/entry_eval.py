@@ -3,6 +3,7 @@ questions for the country, and the time understanding and retrieval take togethe
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy
@@ -31,6 +32,7 @@ class EntryReport:
     needless: int = 0  # regional questions answered with a question for the country
     latencies_ms: list[float] = field(default_factory=list)
     languages: dict[str, list[int]] = field(default_factory=dict)  # language -> [right, asked]
+    fallbacks: int = 0  # answered by the embedded engine because the primary one failed: not the primary's figures
     failures: list[tuple[str, str, str]] = field(default_factory=list)
 
     def share(self, part: int, whole: int | None = None) -> str:
@@ -74,6 +76,11 @@ def evaluate_entries(name: str, questions: list[Question], ask: Ask, kb: Knowled
     return report
 
 
+def _language_share(report: EntryReport, *, language: str) -> str:
+    right, asked = report.languages.get(language, [0, 0])
+    return report.share(right, asked)
+
+
 def entries_table(reports: list[EntryReport]) -> str:
     rows: list[tuple[str, Callable[[EntryReport], str]]] = [
         ("entry accuracy (top-1)", lambda r: r.share(r.top1)),
@@ -81,11 +88,11 @@ def entries_table(reports: list[EntryReport]) -> str:
         ("needless country asks", lambda r: f"{r.needless}/{r.regional}"),
     ]
     languages = sorted({language for r in reports for language in r.languages}, key=list(LANGUAGES).index)
-    rows += [(f"entry accuracy {language}", lambda r, language=language: r.share(*r.languages.get(language, (0, 0))))
-             for language in languages]
+    rows += [(f"entry accuracy {language}", partial(_language_share, language=language)) for language in languages]
     rows += [
         ("understand+retrieve p50", lambda r: f"{r.percentile(50):.2f} ms"),
         ("understand+retrieve p99", lambda r: f"{r.percentile(99):.2f} ms"),
+        ("answered by the fallback", lambda r: str(r.fallbacks)),
         ("questions", lambda r: str(r.total)),
     ]
     width = 26

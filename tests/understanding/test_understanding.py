@@ -1,5 +1,6 @@
 """Understanding free text: the embedded engine, the dialogue around it, the Rasa action protocol, fallback."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,49 @@ def test_rasa_country_lookup_knows_every_spelling_of_the_content() -> None:
         country = yaml.safe_load(path.read_text())
         for name in [*country["names"].values(), *country.get("aliases", [])]:
             assert str(name).lower() in spellings, (path.name, name)
+
+
+def test_eval_refuses_rasa_figures_the_embedded_engine_gave(tmp_path: Path) -> None:
+    """A Rasa that answers its REST channel with no understanding (as it does when the app's action server is not
+    running) makes the app fall back to the embedded engine: eval says so and fails, rather than print the
+    embedded engine's figures under Rasa's name."""
+    import json
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Rasa(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def _json(self, body: object) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._json({"version": "3.6.21"})
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/model/parse":
+                return self._json({"intent": {"name": "asylum", "confidence": 0.9}, "entities": []})
+            self._json([])  # the REST channel: the action failed, nothing to say
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Rasa)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = subprocess.run([str(Path(sys.executable).parent / "migrantinfo"), "eval", "--engine", "rasa"],
+                                capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                                env={**os.environ, "RASA_URL": f"http://127.0.0.1:{server.server_address[1]}"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "these figures are not its own" in result.stderr
+    fallback_row = next(line for line in result.stdout.splitlines() if line.startswith("answered by the fallback"))
+    assert int(fallback_row.split()[-1]) > 0
