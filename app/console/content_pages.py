@@ -71,7 +71,7 @@ def draft_previews(raw: RawContent, topic: str, country: str, language: str, set
     result = []
     for draft in (e for e in doc.model.answers if e.topic == topic and e.status == "draft"):
         entries = [e for e in doc.model.answers if e.topic != topic] + [draft.model_copy(update={"status": "published"})]
-        trial = dataclasses.replace(raw, answers={**raw.answers, country: Document(doc.path, doc.node,
+        trial = dataclasses.replace(raw, answers={**raw.answers, country: Document(doc.path, doc.lines,
                                                                                    AnswersFile(answers=entries))})
         shown = preview(KnowledgeBase(trial, locales_dir=settings.locales_dir), topic, country, language, settings,
                         kind="draft")

@@ -73,18 +73,18 @@ def _check_topics(raw: RawContent, add: Add) -> set[str]:
     seen: dict[tuple[str, str], str] = {}
     for i, topic in enumerate(doc.model.topics):
         if topic.id in topic_ids:
-            add(Problem(doc.path, line_of(doc.node, ("topics", i, "id")), f"duplicate topic id {topic.id!r}",
+            add(Problem(doc.path, line_of(doc.lines, ("topics", i, "id")), f"duplicate topic id {topic.id!r}",
                         "give each topic its own id"))
         topic_ids.add(topic.id)
         for language in ("es", "en"):
             if language not in topic.names:
-                add(Problem(doc.path, line_of(doc.node, ("topics", i, "names")),
+                add(Problem(doc.path, line_of(doc.lines, ("topics", i, "names")),
                             f"topic {topic.id!r} has no name in {language!r}", f"add names.{language}"))
         for language, words in topic.keywords.items():
             for word in words:
                 other = seen.setdefault((language, word.upper()), topic.id)
                 if other != topic.id:
-                    add(Problem(doc.path, line_of(doc.node, ("topics", i, "keywords", language)),
+                    add(Problem(doc.path, line_of(doc.lines, ("topics", i, "keywords", language)),
                                 f"keyword {word!r} ({language}) is used by {other!r} and {topic.id!r}",
                                 "keep each keyword for one topic"))
     for missing in sorted(set(TOPIC_IDS) - topic_ids):
@@ -112,15 +112,15 @@ def _check_answers(raw: RawContent, topic_ids: set[str], add: Add, locales_dir: 
         for i, entry in enumerate(doc.model.answers):
             at = ("answers", i)
             if entry.topic not in topic_ids:
-                add(Problem(doc.path, line_of(doc.node, (*at, "topic")), f"unknown topic {entry.topic!r}",
+                add(Problem(doc.path, line_of(doc.lines, (*at, "topic")), f"unknown topic {entry.topic!r}",
                             "use a topic id of content/topics.yaml"))
             if entry.status == "published" and published[entry.topic] > 1:
-                add(Problem(doc.path, line_of(doc.node, (*at, "topic")),
+                add(Problem(doc.path, line_of(doc.lines, (*at, "topic")),
                             f"more than one published answer for {entry.topic!r}",
                             "keep one published entry per topic; mark the others draft"))
                 published[entry.topic] = -1  # report once
             if country is None and entry.regional != "replace":
-                add(Problem(doc.path, line_of(doc.node, (*at, "regional")), "regional answers cannot append",
+                add(Problem(doc.path, line_of(doc.lines, (*at, "regional")), "regional answers cannot append",
                             "remove the `regional` key"))
             _check_answer(doc, at, entry, numbers, add, locales_dir, today)
 
@@ -132,7 +132,7 @@ def _check_services(raw: RawContent, topic_ids: set[str], add: Add) -> None:
         for i, point in enumerate(doc.model.services):
             at = ("services", i)
             if ids[point.id] > 1:
-                add(Problem(doc.path, line_of(doc.node, (*at, "id")), f"duplicate service id {point.id!r}",
+                add(Problem(doc.path, line_of(doc.lines, (*at, "id")), f"duplicate service id {point.id!r}",
                             "give each service point its own id"))
             _check_point(doc, at, point, key, topic_ids, add)
 
@@ -142,23 +142,23 @@ def _check_point(doc: Document, at: tuple[str, int], point: ServicePoint, key: s
     """A service point's phones dial, its coordinates fall inside its country, its topics exist."""
     for j, phone in enumerate(point.phones):
         if not _valid_phone(phone, key):
-            add(Problem(doc.path, line_of(doc.node, (*at, "phones", j)), f"malformed phone number {phone!r}",
+            add(Problem(doc.path, line_of(doc.lines, (*at, "phones", j)), f"malformed phone number {phone!r}",
                         "write it in international form, e.g. +50688887777"))
     if point.whatsapp and not _valid_phone(point.whatsapp, key):
-        add(Problem(doc.path, line_of(doc.node, (*at, "whatsapp")), f"malformed WhatsApp number "
+        add(Problem(doc.path, line_of(doc.lines, (*at, "whatsapp")), f"malformed WhatsApp number "
                     f"{point.whatsapp!r}", "write it in international form, e.g. +50688887777"))
     if point.coordinates and key in BOXES:
         lat, lon = point.coordinates
         south, north, west, east = BOXES[key]
         if not (south <= lat <= north and west <= lon <= east):
-            add(Problem(doc.path, line_of(doc.node, (*at, "coordinates")),
+            add(Problem(doc.path, line_of(doc.lines, (*at, "coordinates")),
                         f"coordinates {lat}, {lon} are outside {key}",
                         "check the order [latitude, longitude] and the signs"))
     if point.status == "published":
         _check_point_evidence(doc, at, point, add)
     for topic in point.services:
         if topic not in topic_ids:
-            add(Problem(doc.path, line_of(doc.node, (*at, "services")), f"unknown topic {topic!r}",
+            add(Problem(doc.path, line_of(doc.lines, (*at, "services")), f"unknown topic {topic!r}",
                         "use topic ids of content/topics.yaml"))
 
 
@@ -169,12 +169,12 @@ def _check_point_evidence(doc: Document, at: tuple[str, int], point: ServicePoin
     if not (stated or words):
         return
     if not point.quote or not point.source:
-        add(Problem(doc.path, line_of(doc.node, (*at, "source")), f"{point.id}: phones, address or hours without "
+        add(Problem(doc.path, line_of(doc.lines, (*at, "source")), f"{point.id}: phones, address or hours without "
                     "a quote", "add `source` and `quote`: the passage of the page that states them"))
         return
     backed = backing_numbers([point.quote])
     for claim in [c for text in (*stated, *words) for c in unbacked(text, backed)]:
-        add(Problem(doc.path, line_of(doc.node, (*at, "quote")), f"{point.id}: {claim.text!r} is not in the quote",
+        add(Problem(doc.path, line_of(doc.lines, (*at, "quote")), f"{point.id}: {claim.text!r} is not in the quote",
                     "quote the passage that states it, or remove it"))
 
 
@@ -185,12 +185,12 @@ def _check_places(raw: RawContent, add: Add) -> None:
     doc, seen = raw.places, dict[str, str]()
     for i, place in enumerate(doc.model.places):
         if place.country not in COUNTRY_CODES:
-            add(Problem(doc.path, line_of(doc.node, ("places", i, "country")), f"{place.name}: unknown country "
+            add(Problem(doc.path, line_of(doc.lines, ("places", i, "country")), f"{place.name}: unknown country "
                         f"{place.country!r}", "use one of " + ", ".join(COUNTRY_CODES)))
         for spelling in {normalize(w) for w in (place.name, *place.names)}:
             other = seen.setdefault(spelling, place.name)
             if other != place.name:
-                add(Problem(doc.path, line_of(doc.node, ("places", i, "names")), f"{spelling.lower()!r} names both "
+                add(Problem(doc.path, line_of(doc.lines, ("places", i, "names")), f"{spelling.lower()!r} names both "
                             f"{other} and {place.name}", "keep one place per spelling (mark it ambiguous: true)"))
 
 
@@ -205,7 +205,7 @@ def _coverage_problems(raw: RawContent, today: date) -> list[Problem]:
         if doc:
             index = next((i for i, e in enumerate(doc.model.answers) if e.topic == cell.topic
                           and e.status == "published"), None)
-            line = line_of(doc.node, ("answers", index, "texts")) if index is not None else 1
+            line = line_of(doc.lines, ("answers", index, "texts")) if index is not None else 1
         problems.append(Problem(path, line, f"{cell.country} × {cell.topic} has no published answer in "
                                 f"{cell.language!r} ({cell.status})", f"add texts.{cell.language} here, or write "
                                 f"a {cell.country} answer for {cell.topic}"))
@@ -219,14 +219,14 @@ def _numbers_problems(raw: RawContent, locales_dir: Path | None) -> list[Problem
     for code, doc in raw.countries.items():
         numbers = {digits_of(n) for _, n in kb.emergency_numbers(code, "es")}
         if not numbers:
-            problems.append(Problem(doc.path, line_of(doc.node, ("emergency",)), f"{code} publishes no emergency "
+            problems.append(Problem(doc.path, line_of(doc.lines, ("emergency",)), f"{code} publishes no emergency "
                                     "number", "publish at least one number an official source gives"))
             continue
         for topic in NUMBER_TOPICS:
             for language in ("es", "en"):
                 answer = kb.answer(topic, code, language)
                 if answer and not numbers & {c.digits for c in claims(answer.sms)}:
-                    problems.append(Problem(doc.path, line_of(doc.node, ("emergency",)), f"{code} × {topic} "
+                    problems.append(Problem(doc.path, line_of(doc.lines, ("emergency",)), f"{code} × {topic} "
                                             f"({language}): the SMS answer gives none of the published numbers",
                                             f"name a published number in the {code} {topic} answer"))
     return problems
@@ -235,20 +235,20 @@ def _numbers_problems(raw: RawContent, locales_dir: Path | None) -> list[Problem
 def _check_country(key: str, doc: Document, add: Add) -> None:
     country: Country = doc.model
     if country.code != key:
-        add(Problem(doc.path, line_of(doc.node, ("code",)), f"code {country.code} does not match the file name",
+        add(Problem(doc.path, line_of(doc.lines, ("code",)), f"code {country.code} does not match the file name",
                     f"rename the file to {country.code}.yaml or fix the code"))
     if key not in COUNTRY_CODES:
         add(Problem(doc.path, 1, f"{key} is not a country of the programme", "use one of " + ", ".join(COUNTRY_CODES)))
     for language in ("es", "en"):
         if language not in country.names:
-            add(Problem(doc.path, line_of(doc.node, ("names",)), f"no name in {language!r}", f"add names.{language}"))
+            add(Problem(doc.path, line_of(doc.lines, ("names",)), f"no name in {language!r}", f"add names.{language}"))
     for i, item in enumerate(country.emergency):
         digits = item.number.replace(" ", "").replace("-", "")
         if not digits.isdigit() or not 2 <= len(digits) <= 12:
-            add(Problem(doc.path, line_of(doc.node, ("emergency", i, "number")), f"malformed number {item.number!r}",
+            add(Problem(doc.path, line_of(doc.lines, ("emergency", i, "number")), f"malformed number {item.number!r}",
                         "write only digits, spaces or dashes, as people dial it in the country"))
         elif len(digits) > 6 and not _valid_phone(item.number, key) and not digits.startswith("800"):
-            add(Problem(doc.path, line_of(doc.node, ("emergency", i, "number")), f"{item.number!r} is not a valid "
+            add(Problem(doc.path, line_of(doc.lines, ("emergency", i, "number")), f"{item.number!r} is not a valid "
                         f"number in {key}", "check the digits against the official source"))
 
 
@@ -257,15 +257,15 @@ def _check_answer(doc: Document, at: tuple[str, int], entry: AnswerEntry, number
     country = None if doc.path.endswith("regional.yaml") else Path(doc.path).stem
     if entry.status == "published":
         for language in sorted(required_languages(country, entry.topic) - set(entry.texts)):
-            add(Problem(doc.path, line_of(doc.node, (*at, "texts")),
+            add(Problem(doc.path, line_of(doc.lines, (*at, "texts")),
                         f"{entry.topic}: missing required language {language!r}", f"add texts.{language}"))
         age = (today - entry.last_reviewed).days
         if age > STALE_DAYS:
-            add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")),
+            add(Problem(doc.path, line_of(doc.lines, (*at, "last_reviewed")),
                         f"{entry.topic}: not reviewed for {age} days", "check it against the sources and update "
                         "last_reviewed", warning=True))
     if entry.last_reviewed > today:
-        add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
+        add(Problem(doc.path, line_of(doc.lines, (*at, "last_reviewed")), "last_reviewed is in the future",
                     "use the date of the review"))
     check_sources(doc, at, list(entry.sources), today, add)
     backed = backed_numbers(entry.sources, numbers)

@@ -75,15 +75,15 @@ def check_sources(doc: Document, at: Path_, sources: list[HttpUrl | Source], tod
     """https only, seen in the past, and a `corroborated` fact backed by two different websites."""
     for i, source in enumerate(sources):
         if not source_url(source).startswith("https://"):
-            add(Problem(doc.path, line_of(doc.node, (*at, "sources", i)), f"source {source_url(source)} is not "
+            add(Problem(doc.path, line_of(doc.lines, (*at, "sources", i)), f"source {source_url(source)} is not "
                         "https", "use the https:// address of the page"))
         if isinstance(source, Source) and source.seen_on > today:
-            add(Problem(doc.path, line_of(doc.node, (*at, "sources", i, "seen_on")), "seen_on is in the future",
+            add(Problem(doc.path, line_of(doc.lines, (*at, "sources", i, "seen_on")), "seen_on is in the future",
                         "use the date the page shows or the date you read it"))
     hosts = {urlsplit(source_url(s)).hostname for s in sources if isinstance(s, Source) and s.label == "corroborated"}
     if len(hosts) == 1:
         index = next(i for i, s in enumerate(sources) if isinstance(s, Source) and s.label == "corroborated")
-        add(Problem(doc.path, line_of(doc.node, (*at, "sources", index)), "a corroborated fact has one website",
+        add(Problem(doc.path, line_of(doc.lines, (*at, "sources", index)), "a corroborated fact has one website",
                     "add a second independent outlet that quotes the official body, or an official page"))
 
 
@@ -97,7 +97,7 @@ def check_texts(doc: Document, at: Path_, texts: Mapping[Any, AnswerText], *, na
                 backed: set[str], locales_dir: Path | None, source: str, add: Add) -> None:
     """SMS within 3 segments with the review line; in published texts every number backed, and tú in Spanish."""
     for language, text in texts.items():
-        sms_at = line_of(doc.node, (*at, "texts", language, "sms"))
+        sms_at = line_of(doc.lines, (*at, "texts", language, "sms"))
         info = sms_info(to_gsm7(text.sms + "\n" + footer_sample(language, locales_dir, source)))
         if info.segments > SMS_SEGMENTS:
             add(Problem(doc.path, sms_at, f"{name}/{language}: SMS is {info.segments} segments with the review "
@@ -109,7 +109,7 @@ def check_texts(doc: Document, at: Path_, texts: Mapping[Any, AnswerText], *, na
         if not published:
             continue
         for field in ("whatsapp", "sms"):
-            line = line_of(doc.node, (*at, "texts", language, field))
+            line = line_of(doc.lines, (*at, "texts", language, field))
             for claim in unbacked(getattr(text, field), backed):
                 add(Problem(doc.path, line, f"{name}/{language}: unevidenced {claim.kind} {claim.text!r}",
                             "quote the passage of a source that states it (digits as written there), or remove it"))
@@ -136,13 +136,13 @@ def check_entries(raw: RawContent, topic_ids: set[str], add: Add, locales_dir: P
         for i, entry in enumerate(doc.model.entries):
             at: Path_ = ("entries", i)
             if ids[entry.id] > 1:
-                add(Problem(doc.path, line_of(doc.node, (*at, "id")), f"duplicate entry id {entry.id!r}",
+                add(Problem(doc.path, line_of(doc.lines, (*at, "id")), f"duplicate entry id {entry.id!r}",
                             "give each entry its own id"))
             if not entry.id.startswith(prefix):
-                add(Problem(doc.path, line_of(doc.node, (*at, "id")), f"entry id {entry.id!r} does not start "
+                add(Problem(doc.path, line_of(doc.lines, (*at, "id")), f"entry id {entry.id!r} does not start "
                             f"with {prefix!r}", f"name entries of this file {prefix}…"))
             if entry.topic not in topic_ids:
-                add(Problem(doc.path, line_of(doc.node, (*at, "topic")), f"unknown topic {entry.topic!r}",
+                add(Problem(doc.path, line_of(doc.lines, (*at, "topic")), f"unknown topic {entry.topic!r}",
                             "use a topic id of content/topics.yaml"))
             _check_entry(doc, at, entry, country, numbers, asks, add, locales_dir, today)
 
@@ -151,27 +151,27 @@ def _check_entry(doc: Document, at: Path_, entry: Entry, country: str | None, nu
                  asks: dict[str, str], add: Add, locales_dir: Path | None, today: date) -> None:
     published = entry.status == "published"
     for language in sorted(set(entry.texts) - set(entry.asks)):  # asks may come in more languages than texts
-        add(Problem(doc.path, line_of(doc.node, (*at, "asks")), f"{entry.id}: texts in {language!r} but no asks",
+        add(Problem(doc.path, line_of(doc.lines, (*at, "asks")), f"{entry.id}: texts in {language!r} but no asks",
                     f"add asks.{language}: how people ask this in that language"))
     if published:
         for needed in sorted(entry_languages(country) - set(entry.texts)):
-            add(Problem(doc.path, line_of(doc.node, (*at, "texts")), f"{entry.id}: missing required language "
+            add(Problem(doc.path, line_of(doc.lines, (*at, "texts")), f"{entry.id}: missing required language "
                         f"{needed!r}", f"add asks.{needed} and texts.{needed}"))
     if entry.last_reviewed > today:
-        add(Problem(doc.path, line_of(doc.node, (*at, "last_reviewed")), "last_reviewed is in the future",
+        add(Problem(doc.path, line_of(doc.lines, (*at, "last_reviewed")), "last_reviewed is in the future",
                     "use the date of the review"))
     for language, phrasings in entry.asks.items():
         if len({normalize(p) for p in phrasings}) < MIN_ASKS:
-            add(Problem(doc.path, line_of(doc.node, (*at, "asks", language)), f"{entry.id}: fewer than {MIN_ASKS} "
+            add(Problem(doc.path, line_of(doc.lines, (*at, "asks", language)), f"{entry.id}: fewer than {MIN_ASKS} "
                         f"different asks in {language!r}", "add more of the ways people ask this"))
         for j, phrasing in enumerate(phrasings):
             other = asks.setdefault(normalize(phrasing), entry.id)
             if other != entry.id:
-                add(Problem(doc.path, line_of(doc.node, (*at, "asks", language, j)), f"ask {phrasing!r} is also "
+                add(Problem(doc.path, line_of(doc.lines, (*at, "asks", language, j)), f"ask {phrasing!r} is also "
                             f"an ask of {other!r}", "keep each phrasing for the one entry that answers it"))
     check_sources(doc, at, list(entry.sources), today, add)
     if published and not backs_publication(entry.sources):
-        add(Problem(doc.path, line_of(doc.node, (*at, "sources")), f"{entry.id}: no source backs publication",
+        add(Problem(doc.path, line_of(doc.lines, (*at, "sources")), f"{entry.id}: no source backs publication",
                     "add an official page, a facts-sheet row, or two corroborating outlets; else keep it a draft"))
     backed = backed_numbers(entry.sources, numbers)
     check_texts(doc, at, entry.texts, name=entry.id, published=published, backed=backed, locales_dir=locales_dir,

@@ -33,12 +33,18 @@ class ContentError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+# Where each value of a YAML file starts (0-based line), in the file's shape: a scalar's line, or a mapping's or a
+# sequence's line with its children by key or index. What line_of needs, in a fraction of the memory of the node
+# tree and its marks (kept for every file a reload need not read again).
+Lines = int | tuple[int, dict[str, "Lines"] | list["Lines"]]
+
+
 @dataclass
 class Document:
-    """One parsed file: its model, its YAML node tree (for line numbers) and its relative path."""
+    """One parsed file: its model, where its values are (for line numbers) and its relative path."""
 
     path: str
-    node: yaml.Node
+    lines: Lines
     model: Any
 
 
@@ -55,20 +61,32 @@ class RawContent:
     broken: set[str] = field(default_factory=set)  # country codes whose country file failed to parse
 
 
-def line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
-    """The 1-based line of the value at a pydantic error location inside a YAML node tree."""
+def lines_of(node: yaml.Node) -> Lines:
+    """The lines of a node tree's values, in its shape (the first of two equal keys, as line_of always took)."""
+    line = node.start_mark.line
+    if isinstance(node, yaml.MappingNode):
+        keys: dict[str, Lines] = {}
+        for key, value in node.value:
+            keys.setdefault(str(key.value), lines_of(value))
+        return line, keys
+    if isinstance(node, yaml.SequenceNode):
+        return line, [lines_of(value) for value in node.value]
+    return line
+
+
+def line_of(lines: Lines, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the value at a pydantic error location: the nearest enclosing value that exists."""
     for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if k.value == key), None)
-            if found is None:
-                key_node = next((k for k, _ in node.value if k.value == key), None)
-                return (key_node or node).start_mark.line + 1
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
+        if isinstance(lines, int):
+            break
+        children = lines[1]
+        if isinstance(children, dict) and isinstance(key, str) and key in children:
+            lines = children[key]
+        elif isinstance(children, list) and isinstance(key, int) and key < len(children):
+            lines = children[key]
         else:
             break
-    return node.start_mark.line + 1
+    return (lines if isinstance(lines, int) else lines[0]) + 1
 
 
 def _fix_for(error: ErrorDetails) -> str:
@@ -145,12 +163,12 @@ def _parse(path: Path, root: Path, model: type[BaseModel], raw: RawContent) -> D
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])
             raw.problems.append(
-                Problem(rel, line_of(node, error["loc"]), f"{where}: {error['msg']}", _fix_for(error))
+                Problem(rel, line_of(lines_of(node), error["loc"]), f"{where}: {error['msg']}", _fix_for(error))
             )
         return None
     if len(_PARSED) >= PARSED_KEPT:
         _PARSED.pop(next(iter(_PARSED)))
-    document = _PARSED[key] = Document(rel, node, parsed)
+    document = _PARSED[key] = Document(rel, lines_of(node), parsed)
     return document
 
 
