@@ -4,6 +4,8 @@ Run from the project root: `make bench` (`.venv/bin/python bench/webhook.py [--s
 
 Rows, each server started fresh with one uvicorn worker unless said otherwise:
 - bare: a FastAPI endpoint that parses the form and answers fixed TwiML (bench/bare.py), the floor;
+- floors 1-4: the bare endpoint plus, one by one, the webhook's guarantees with the app's own code (signature,
+  journal, thread, the claim-and-store transaction; bench/floor.py): what they cost before any understanding;
 - full: the app (SQLite, embedded engine): flat out, then paced at 100 requests/s, then on to 10,000 messages;
   its resident size after start and after those messages, and its CPU while idle;
 - full, 2 workers on PostgreSQL: the same, with `--workers 2`;
@@ -244,6 +246,23 @@ def measure_bare(args: argparse.Namespace, work: Path) -> dict:
         return {"flat": flat, "rss_start_mb": [rss_mb(pid)], "idle_cpu_percent": idle}
 
 
+FLOORS = ((1, " + signature, parse"), (2, " + journal"), (3, " + thread"), (4, " + claim and store (SQLite)"))
+
+
+def measure_floor(steps: int, args: argparse.Namespace, work: Path) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    traffic = Traffic(base + PATH, senders=args.senders, seed=100 + steps)
+    env = app_env(base, f"sqlite:///{work / f'floor{steps}.db'}", FLOOR_STEPS=str(steps),
+                  INBOX_DIR=str(work / f"floor{steps}-inbox"))
+    with serve(["bench.floor:create_app", "--factory"], port=port, env=env, log=work / f"floor{steps}.log") as pid:
+        load(base, traffic, work, f"floor{steps}-warmup", seconds=2, expect_rate=6000)
+        cpu = cpu_seconds([pid])
+        flat = load(base, traffic, work, f"floor{steps}-flat", seconds=args.seconds, expect_rate=6000)
+        flat["cpu_ms_per_request"] = (cpu_seconds([pid]) - cpu) * 1000 / max(1, flat["requests"])
+        return {"flat": flat}
+
+
 def metric(base: str, name: str) -> float:
     """One sample of the app's Prometheus metrics (a histogram's _sum or _count), 0 when absent."""
     text = httpx.get(base + "/metrics", timeout=5, trust_env=False).text
@@ -309,8 +328,9 @@ def report(results: dict, args: argparse.Namespace) -> dict:
     print(f"\nwebhook benchmark with wrk: 1 thread, 16 connections, {args.seconds:g} s flat out; "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}; {args.senders} senders\n")
     print(f"{'':34} {'req/s':>8} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/req':>10} {'errors':>6}")
-    for name, label in (("bare", "bare endpoint (1 worker)"), ("full", "full path (1 worker, SQLite)"),
-                        ("postgres", "full path (2 workers, PostgreSQL)")):
+    rows = [("bare", "bare endpoint (1 worker)"), *((f"floor{n}", label) for n, label in FLOORS),
+            ("full", "full path (1 worker, SQLite)"), ("postgres", "full path (2 workers, PostgreSQL)")]
+    for name, label in rows:
         if name not in results:
             continue
         f = results[name]["flat"]
@@ -373,6 +393,7 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgresql://root@127.0.0.1:5432/migrantinfo_bench",
                         help="the two-worker row's database, dropped and created afresh")
     parser.add_argument("--no-postgres", action="store_true", help="skip the two-worker PostgreSQL row")
+    parser.add_argument("--no-floors", action="store_true", help="skip the floor rows (the guarantees alone)")
     parser.add_argument("--rasa", action="store_true", help="also the Rasa row (the environment and model come "
                         "from `migrantinfo rasa prepare`; Rasa takes about a minute to start)")
     parser.add_argument("--rasa-seconds", type=float, default=20.0, help="Rasa row: measured seconds (default 20)")
@@ -385,6 +406,9 @@ def main() -> int:
         work = Path(tmp)
         results = {"bare": measure_bare(args, work)}
         bare_rate = results["bare"]["flat"]["rate"]
+        if not args.no_floors:
+            for steps, _ in FLOORS:
+                results[f"floor{steps}"] = measure_floor(steps, args, work)
         results["full"] = measure_app("full", args, work, database_url=f"sqlite:///{work / 'bench.db'}", workers=1,
                                       bare_rate=bare_rate)
         postgres = None if args.no_postgres else fresh_postgres(args.postgres_url)
