@@ -12,7 +12,9 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Iterable
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -47,14 +49,23 @@ class Match:
     confidence: float  # calibrated: how often a match like this is the right entry
 
 
-def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: np.ndarray) -> dict[int, float]:
-    """Sublinear TF-IDF weights of one text's n-grams, unnormalised, as a fitted TfidfVectorizer computes them."""
-    counts: dict[int, int] = {}
-    for gram in grams:
-        index = vocabulary.get(gram)
+def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: Sequence[float]) -> dict[int, float]:
+    """Sublinear TF-IDF weights of one text's n-grams, unnormalised, as a fitted TfidfVectorizer computes them.
+
+    Each distinct n-gram is looked up once (most occur once: their weight is their idf). `idf` is best an
+    array.array: indexing it gives a Python float, ten times sooner than a numpy scalar."""
+    weights: dict[int, float] = {}
+    get = vocabulary.get
+    for gram, n in Counter(grams).items():
+        index = get(gram)
         if index is not None:
-            counts[index] = counts.get(index, 0) + 1
-    return {index: (1.0 + math.log(n)) * idf[index] for index, n in counts.items()}
+            weights[index] = idf[index] if n == 1 else (1.0 + math.log(n)) * idf[index]
+    return weights
+
+
+def idf_array(idf: np.ndarray) -> array:
+    """A fitted vectorizer's idf, for tfidf_weights."""
+    return array("d", idf.tolist())
 
 
 class EntryIndex:
@@ -101,11 +112,17 @@ class EntryIndex:
         model = self._calibrate() if len(self.ids) > 2 else None
         # For one message at a time: the analyzers and weights themselves, and the phrasings by feature (sklearn's
         # transform validates each call for a millisecond; the arithmetic is a few hundred multiply-adds).
-        self.parts = [(Analyzer.like(v), v.vocabulary_, v.idf_, offset) for v, offset in
+        self.parts = [(Analyzer.like(v), v.vocabulary_, idf_array(v.idf_), offset) for v, offset in
                       ((self.words, 0), (self.chars, len(self.words.vocabulary_)))] if texts else []
-        by_feature = self.matrix.T.tocsr()
-        self.feature_starts, self.feature_rows = by_feature.indptr, by_feature.indices
-        self.feature_weights = by_feature.data.astype(np.float32)  # stored in half the memory, summed in float64
+        # the phrasings by feature, apart for each country and the regional ones: a message is scored against
+        # those its reader may get only (a quarter of the work, for a reader in one country)
+        scope_of_row = np.array([self.scope[i] or "" for i in self.row_entry]) if texts else np.array([])
+        self.postings: dict[str | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for area in sorted(set(self.scope), key=lambda a: a or ""):
+            members = np.flatnonzero(scope_of_row == (area or ""))
+            by_feature = self.matrix[members].T.tocsr()
+            self.postings[area] = (by_feature.indptr.astype(np.int32), members[by_feature.indices].astype(np.int32),
+                                   by_feature.data.astype(np.float32))  # half the memory, summed in float64
         self.weights = (model.coef_[0], float(model.intercept_[0])) if model is not None else None
         # what only the build needed (half of the index's memory) is not kept, nor pickled
         del self.matrix, self.sums, self.words, self.chars
@@ -125,19 +142,22 @@ class EntryIndex:
         weights = np.fromiter(features.values(), float)
         return list(features), weights / (math.sqrt(float(weights @ weights)) or 1.0)
 
-    def _scores(self, text: str) -> np.ndarray:
-        """Each entry's score for one message (see _combine)."""
+    def _scores(self, text: str, scopes: Iterable[str | None]) -> np.ndarray:
+        """Each entry's score for one message (see _combine); 0 outside the scopes (countries, None: regional)."""
         indices, weights = self._features(text)
         if not indices:
             return np.zeros(len(self.ids))
         # each phrasing's similarity: the message's weight times the phrasing's, summed over shared features
         features = np.asarray(indices)
-        starts = self.feature_starts[features]
-        lengths = self.feature_starts[features + 1] - starts
-        at = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        scale = np.repeat(weights, lengths)
-        rows = np.bincount(self.feature_rows[at], weights=self.feature_weights[at] * scale,
-                           minlength=len(self.row_entry))
+        found, products = [], []
+        for scope in scopes:
+            feature_starts, feature_rows, feature_weights = self.postings[scope]
+            starts = feature_starts[features]
+            lengths = feature_starts[features + 1] - starts
+            at = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            found.append(feature_rows[at])
+            products.append(feature_weights[at] * np.repeat(weights, lengths))
+        rows = np.bincount(np.concatenate(found), weights=np.concatenate(products), minlength=len(self.row_entry))
         # an entry's sum of phrasings · the message = the sum of its phrasings' similarities: no second product
         centroids = np.add.reduceat(rows, self.starts) / self.sum_norms
         return self._combine(rows[None, :], centroids[None, :])[0]
@@ -187,9 +207,11 @@ class EntryIndex:
         `everywhere`, the entries of every country: for editors)."""
         if not self.ids:
             return []
-        scores = self._scores(self.clean(text))
+        key = country if isinstance(country, tuple) else (country,)
+        scopes = self.postings if everywhere else {scope for scope in (*key, None) if scope in self.postings}
+        scores = self._scores(self.clean(text), scopes)
         if not everywhere:
-            scores = np.where(self._allowed(country), scores, -1.0)
+            scores = np.where(self._allowed(key), scores, -1.0)
         order = np.argsort(-scores)[:limit]
         order = order[scores[order] > 0]
         if not len(order):

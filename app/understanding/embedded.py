@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.knowledge.ngrams import Analyzer
-from app.knowledge.retrieval import tfidf_weights
+from app.knowledge.retrieval import idf_array, tfidf_weights
 from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
 from app.text import fold
@@ -32,7 +32,7 @@ class SparseLinear:
         offset = 0
         for vectorizer in vectorizers:
             vocabulary = vectorizer.vocabulary_
-            self.parts.append((Analyzer.like(vectorizer), vocabulary, vectorizer.idf_, offset))
+            self.parts.append((Analyzer.like(vectorizer), vocabulary, idf_array(vectorizer.idf_), offset))
             offset += len(vocabulary)
         self.coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)  # features x classes; half the memory, and
         # float32's 7 digits are more than a margin needs (the arithmetic itself is in float64)

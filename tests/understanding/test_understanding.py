@@ -76,7 +76,7 @@ def test_fast_inference_is_the_svm_decision(embedded) -> None:  # type: ignore[n
         analyze, vocabulary, idf, _ = part
         v = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, vocabulary=vocabulary)
         v.fit(["x"])
-        v.idf_ = idf
+        v.idf_ = np.asarray(idf)
         return v
 
     matrix = hstack([vectorizer(words).transform(texts), vectorizer(chars).transform(texts)]).tocsr()
