@@ -29,6 +29,11 @@ _INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one co
 _BUILDING = threading.Lock()
 
 
+def words_of(text: str) -> str:
+    """A text's words as names are compared: normalized, punctuation gone, one space between."""
+    return " ".join(WORD.findall(normalize(text)))
+
+
 @dataclass(frozen=True)
 class Answer:
     topic: str
@@ -84,11 +89,11 @@ class KnowledgeBase:
         self._demonym_words: dict[str, str] = {}
         for code, country in self.countries.items():
             for word in (*country.names.values(), *country.aliases):
-                self._place_words.setdefault(" ".join(WORD.findall(normalize(word))), code)
+                self._place_words.setdefault(words_of(word), code)
             for word in country.demonyms:
-                self._demonym_words.setdefault(" ".join(WORD.findall(normalize(word))), code)
+                self._demonym_words.setdefault(words_of(word), code)
         self._country_words = {**self._demonym_words, **self._place_words, **self._codes}
-        self._ambiguous = {" ".join(WORD.findall(normalize(w))) for c in self.countries.values() for w in c.ambiguous}
+        self._ambiguous = {words_of(w) for c in self.countries.values() for w in c.ambiguous}
         self.gazetteer = Gazetteer(raw.places.model.places if raw.places else [])
 
     def topic(self, topic_id: str) -> Topic | None:
@@ -177,9 +182,8 @@ class KnowledgeBase:
     def entry_names(self, entry_id: str, place: str) -> bool:
         """Whether an entry's text names a place ("Casa del Migrante Tecún Umán"): it is about that place."""
         entry = self.entries.get(entry_id)
-        wanted = " {} ".format(" ".join(WORD.findall(normalize(place))))
-        return entry is not None and any(wanted in " {} ".format(" ".join(WORD.findall(normalize(text.whatsapp))))
-                                         for text in entry.texts.values())
+        wanted = f" {words_of(place)} "
+        return entry is not None and any(wanted in f" {words_of(text.whatsapp)} " for text in entry.texts.values())
 
     @property
     def entry_index(self) -> EntryIndex:

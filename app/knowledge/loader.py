@@ -160,11 +160,10 @@ def _parse(path: Path, root: Path, model: type[BaseModel], raw: RawContent) -> D
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
+        lines = lines_of(node)
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])
-            raw.problems.append(
-                Problem(rel, line_of(lines_of(node), error["loc"]), f"{where}: {error['msg']}", _fix_for(error))
-            )
+            raw.problems.append(Problem(rel, line_of(lines, error["loc"]), f"{where}: {error['msg']}", _fix_for(error)))
         return None
     if len(_PARSED) >= PARSED_KEPT:
         _PARSED.pop(next(iter(_PARSED)))
