@@ -1,9 +1,11 @@
 """Accent folding: people rarely type accents, so words are compared without them."""
 
+import re
 import unicodedata
 
 # Punctuation around a keyword that does not change it: '¡Stop!' is STOP.
 _STRIP = " \t\r\n.!?¡¿,;:\"'*()"
+WORD = re.compile(r"[A-Z0-9]+")  # a word of a normalized text
 
 
 def strip_accents(text: str) -> str:
@@ -22,3 +24,9 @@ def fold(text: str) -> str:
 def normalize(text: str) -> str:
     """Capitals without accents or surrounding punctuation, spaces folded: ' ¡Stóp! ' -> 'STOP'."""
     return " ".join(strip_accents(text).upper().strip(_STRIP).split())
+
+
+def words_of(text: str) -> str:
+    """A text's words as names are compared: normalized, punctuation gone, one space between ('Tecún Umán:' ->
+    'TECUN UMAN')."""
+    return " ".join(WORD.findall(normalize(text)))

@@ -1,6 +1,5 @@
 """KnowledgeBase: answers, countries and service points, in memory, pure look-ups."""
 
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -17,21 +16,16 @@ from app.knowledge.retrieval import EntryIndex, Match
 from app.knowledge.schema import AnswerEntry, Country, Entry, ServicePoint, Topic, source_url
 from app.knowledge.wording import COUNTRY_PROMPT, short_url, without_country_prompt  # noqa: F401 (re-exported)
 from app.messages import title
-from app.text import normalize
+from app.text import WORD, normalize, words_of
 
 K = TypeVar("K", bound=str)
 # Topics whose answers start with the country's published emergency numbers, the kind named first.
 NUMBER_TOPICS = {"emergency": "general", "trafficking": "trafficking"}
-WORD = re.compile(r"[A-Z0-9]+")
 LANGUAGE_NAMES = {"es": "español", "en": "English", "fr": "français", "ht": "kreyòl", "pt": "português",
                   "nl": "Nederlands"}
 _INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one content shares its index
 _BUILDING = threading.Lock()
 
-
-def words_of(text: str) -> str:
-    """A text's words as names are compared: normalized, punctuation gone, one space between."""
-    return " ".join(WORD.findall(normalize(text)))
 
 
 @dataclass(frozen=True)
