@@ -110,8 +110,8 @@ class Dialogue:
             return self._danger(msg, kb, convo, reply, understanding=u)
         city = kb.city_in_text(msg.text)
         wanted = kinds_in_text(msg.text)  # "albergue", "abogado": the service points of the city, shelters first
-        # a city's service points, unless the entry found is about that very city (its shelter, its office)
-        listing = bool(city and wanted and not (u.entry and kb.entry_names(u.entry, city)))
+        # a city's service points, unless the entry found is a service of that very city (its shelter, its office)
+        listing = bool(city and wanted and not (u.entry and u.topic == "services" and kb.entry_names(u.entry, city)))
         if u.entry and not listing:
             return entries.answer_entry(kb, u.entry, texts, convo, reply, channel=msg.channel, today=date.today())
         if u.choices and not listing:

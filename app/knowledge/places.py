@@ -68,19 +68,24 @@ class Gazetteer:
 
 
 # Words that ask for a kind of service point, in the six languages (accent-free, lower case).
+# Words and phrases of each kind, found as whole words ("abri", not "abril"); a trailing "-" marks a stem
+# ("juridic-": juridico, juridique).
 KIND_WORDS = {
-    "shelter": ("albergue", "albergues", "casa del migrante", "casa de migrante", "donde dormir", "shelter",
-                "place to sleep", "abri", "hebergement", "ou dormir", "kay akey", "kote pou m dodo", "abrigo",
-                "onde dormir", "opvang", "slaapplaats"),
-    "legal_aid": ("abogado", "abogada", "asesoria legal", "ayuda legal", "juridic", "lawyer", "legal aid",
+    "shelter": ("albergue", "albergues", "casa del migrante", "casa de migrante", "dormir", "shelter", "shelters",
+                "sleep", "abri", "hebergement", "kay akey", "dodo", "domi", "abrigo", "opvang", "slaapplaats",
+                "slapen"),
+    "legal_aid": ("abogado", "abogada", "asesoria legal", "ayuda legal", "juridic-", "lawyer", "legal aid",
                   "legal help", "avocat", "aide juridique", "avoka", "advogado", "ajuda juridica", "advocaat"),
 }
+_KINDS = {kind: re.compile(r"\b(?:" + "|".join(re.escape(w[:-1]) if w.endswith("-") else re.escape(w) + r"\b"
+                                                for w in words) + ")")
+          for kind, words in KIND_WORDS.items()}
 
 
 def kinds_in_text(text: str) -> set[str]:
     """The kinds of service point a message asks for ("¿hay albergue en Tijuana?" -> {"shelter"})."""
     plain = " ".join(normalize(text).lower().split())
-    return {kind for kind, words in KIND_WORDS.items() if any(w in plain for w in words)}
+    return {kind for kind, pattern in _KINDS.items() if pattern.search(plain)}
 
 
 class Placed(Protocol):

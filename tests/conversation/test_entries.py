@@ -68,6 +68,12 @@ def test_an_entry_about_the_city_named_answers_before_the_citys_list(client: Tes
     assert said(body).startswith(kb.entry_answer("gt-shelter-casa-migrante-tecun-uman", "es").whatsapp[:60])
     listed = ask(client, "hay algun albergue en ciudad juarez?", "+5511987654327")  # no entry about it: the list
     assert listed["understanding"]["entry"] is None and "\n- " in said(listed)
+    # an entry of another topic that names the city among others (COMAR's offices) does not stand for its shelters
+    assert kb.entry_names("mx-comar-offices", "Tapachula") and kb.entries["mx-comar-offices"].topic != "services"
+    slept = ask(client, "donde puedo dormir esta noche en tapachula", "+5511987654328")
+    assert slept["understanding"]["entry"] is None and slept["understanding"]["topic"] == "services"
+    shelters = {m.point.organisation for m in kb.in_city("Tapachula") if m.point.kind == "shelter"}
+    assert shelters and any(said(slept).split("\n- ", 2)[1].startswith(name) for name in shelters)
 
 
 def test_sexual_violence_in_the_darien_gets_panamas_numbers_then_the_72_hour_care(client: TestClient) -> None:

@@ -61,3 +61,8 @@ def test_kinds_of_service_asked_for() -> None:
     assert kinds_in_text("¿Hay algún albergue en Tijuana?") == {"shelter"}
     assert kinds_in_text("necesito un abogado gratis") == {"legal_aid"}
     assert kinds_in_text("donde pido refugio") == set()
+    for asked in ("donde puedo dormir esta noche", "need somewhere to sleep", "kote m ka dòmi aswè a",
+                  "waar kan ik slapen", "preciso de ajuda jurídica", "une aide juridique svp"):
+        assert kinds_in_text(asked), asked
+    for other in ("me robaron en abril", "cambie de domicilio", "la ley de migracion"):  # abri, domi: words only
+        assert kinds_in_text(other) == set(), other
