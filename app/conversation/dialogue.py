@@ -11,7 +11,7 @@ from app.knowledge import KnowledgeBase
 from app.knowledge.base import Answer, short_url
 from app.knowledge.places import NEAR_KM, kinds_in_text
 from app.messages import Inbound, Reply, Understanding, title
-from app.understanding.danger import in_danger
+from app.understanding.danger import in_danger, sexual_violence
 from app.understanding.router import Understander
 
 # Menu order of the countries: fixed, so "reply 9" means the same country for everyone.
@@ -154,8 +154,18 @@ class Dialogue:
         reply.understanding = Understanding(intent="emergency", language=convo.language, topic="emergency",
                                             country=country, confidence=u.confidence, engine=u.engine)
         reply.danger = True
+        # after sexual violence, care works only in the first hours: the entry that gives it, if one matched
+        care = next((m.entry for m in kb.search_entries(msg.text, (country,)) if m.topic == "health"), None) \
+            if sexual_violence(msg.text) else None
         if country is None:
             reply.say(texts.gettext("If you are in danger, call the emergency number of the country you are in now."))
+            answer = kb.entry_answer(care, convo.language) if care else None
+            if answer is not None:  # a regional entry holds wherever the person is: now, and one line for the numbers
+                reply.understanding.entry = care
+                reply.say(answer.whatsapp, sms=answer.sms)
+                reply.say(texts.gettext("Write your country for local phone numbers."))
+                convo.state["topic"] = "emergency"  # the country they write gets its emergency numbers
+                return reply
             convo.state.update(awaiting="country", topic="emergency")
             return self._country_menu(kb, texts, convo, reply)
         convo.country = country
@@ -163,9 +173,10 @@ class Dialogue:
         answer = kb.answer("emergency", country, convo.language)
         if numbers and (u.entry or answer is None or numbers not in answer.whatsapp):
             reply.say(numbers)
-        if u.entry:  # what the message is about (care after sexual violence…), after the numbers
+        entry = care or u.entry
+        if entry:  # what the message is about (care after sexual violence…), after the numbers
             reply.understanding.entry_confidence = u.entry_confidence
-            return entries.answer_entry(kb, u.entry, texts, convo, reply, channel=msg.channel, today=date.today())
+            return entries.answer_entry(kb, entry, texts, convo, reply, channel=msg.channel, today=date.today())
         if answer is not None:
             reply.say(answer.whatsapp, sms=answer.sms)
         return reply

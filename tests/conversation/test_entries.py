@@ -76,15 +76,32 @@ def test_an_entry_about_the_city_named_answers_before_the_citys_list(client: Tes
     assert shelters and any(said(slept).split("\n- ", 2)[1].startswith(name) for name in shelters)
 
 
-def test_sexual_violence_in_the_darien_gets_panamas_numbers_then_the_72_hour_care(client: TestClient) -> None:
-    body = ask(client, "me violaron en el darien, que hago", "+5511987654325")
+@pytest.mark.parametrize("text", ["me violaron en el darien, que hago", "me violaron en el darien",
+                                  "abuso sexual en la selva del darien anoche"])
+def test_sexual_violence_in_the_darien_gets_panamas_numbers_then_the_72_hour_care(client: TestClient,
+                                                                                    text: str) -> None:
+    """Even where the Darién's dangers match the words as well: care comes first, it works only for hours."""
+    body = ask(client, text, "+5511987654325")
     u = body["understanding"]
     assert u["country"] == "PA"
     kb = client.app.state.knowledge.get()
-    text = said(body)
+    said_text = said(body)
     numbers = [n for _, n in kb.emergency_numbers("PA", "es")]
-    assert text.index(numbers[0]) < text.index("72")
+    assert said_text.index(numbers[0]) < said_text.index("72")
     assert u["entry"] in ("pa-sexual-violence-care-72h", "region-sexual-violence-72-hours")
+
+
+@pytest.mark.parametrize(("text", "language"), [("i was raped on the way, what do i do", "en"),
+                                                ("yo vyole m nan wout la", "ht")])
+def test_sexual_violence_where_the_country_is_unknown_gets_the_care_with_the_country_question(
+        client: TestClient, text: str, language: str) -> None:
+    body = ask(client, text, "+5511987654329")  # Brazil: no country of ours
+    kb = client.app.state.knowledge.get()
+    assert body["understanding"]["entry"] == "region-sexual-violence-72-hours"
+    care = kb.entry_answer("region-sexual-violence-72-hours", language)
+    assert care is not None and care.whatsapp.split("\n")[0] in said(body)
+    assert country_question(language) not in said(body)  # one line offers the numbers, no menu
+    assert Texts(language, LOCALES).gettext("Write your country for local phone numbers.") in said(body)
 
 
 @pytest.mark.parametrize(("greeting", "language"), [("Bonjour", "fr"), ("bonjou", "ht"), ("olá", "pt"), ("hi", "en")])

@@ -13,7 +13,7 @@ from app.i18n import LANGUAGES, Texts
 from app.knowledge.live import LiveKnowledge
 from app.knowledge.schema import TOPIC_IDS
 from app.main import create_app
-from app.understanding.danger import in_danger
+from app.understanding.danger import in_danger, sexual_violence
 from app.understanding.evaluate import evaluate
 from app.understanding.router import build_understander
 from app.understanding.training import read_folder, read_nlu
@@ -123,6 +123,14 @@ def test_danger_words(text: str) -> None:
 @pytest.mark.parametrize("text", ["quiero trabajar", "hello", "mwen bezwen papye", "is the road dangerous?"])
 def test_no_false_danger(text: str) -> None:
     assert not in_danger(text)
+
+
+def test_sexual_violence_words() -> None:
+    for text in ("me violaron", "una violación en el camino", "I was raped", "j'ai été violée", "yo vyole m",
+                 "ik ben verkracht", "fui estuprada", "abuso sexual"):
+        assert sexual_violence(text), text
+    for text in ("violencia domestica", "la violence conjugale", "un violin", "robbed on the bus"):
+        assert not sexual_violence(text), text
 
 
 def test_danger_first_gives_the_emergency_numbers_at_once(client) -> None:
