@@ -12,7 +12,8 @@ ACTIONS = frozenset({"human", "menu", "affirm", "deny", "choose_country", "choos
 CONVERSATIONAL = frozenset({"greet", "goodbye", "thanks"})
 SHORT = 3  # words: a conversational message this short asks no entry ("hola buenas", "ok gracias")
 CLOSE = 0.08  # entries whose score is this near the best one are offered with it
-SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near
+SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near...
+DISAGREE_AT = 0.7  # ...and this sure (its calibrated confidence), else the topic's overview answers
 
 Search = Callable[[str, tuple[str | None, ...]], list[Match]]
 
@@ -36,7 +37,8 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
         return u
     if u.topic and best.topic != u.topic and u.confidence >= SURE_TOPIC and best.score < NEAR:
         return u  # the engine is sure of a topic this country has no close entry on: its overview answers
-    if best.confidence >= answer_at:
+    disagree = u.topic and best.topic != u.topic and u.confidence >= SURE_TOPIC
+    if best.confidence >= (DISAGREE_AT if disagree else answer_at):
         u.entry, u.topic, u.answered = best.entry, best.topic, True
         if u.intent != "emergency" and best.topic != "emergency":  # danger is for the words of the message to say
             u.intent = best.topic

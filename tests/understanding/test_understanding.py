@@ -290,3 +290,25 @@ def test_eval_refuses_rasa_figures_the_embedded_engine_gave(tmp_path: Path) -> N
     assert "these figures are not its own" in result.stderr
     fallback_row = next(line for line in result.stdout.splitlines() if line.startswith("answered by the fallback"))
     assert int(fallback_row.split()[-1]) > 0
+
+
+def test_an_entry_of_another_topic_than_a_surely_read_one_must_be_surer() -> None:
+    """Asylum read at 0.98 and an emergency entry found at 0.52 (a city's name in both): not answered, offered."""
+    from app.knowledge.retrieval import Match
+    from app.messages import Understanding
+    from app.understanding.entries import DISAGREE_AT, pick_entry
+
+    def read(topic: str, confidence: float) -> Understanding:
+        return Understanding(intent=topic, language="nl", topic=topic, country="SR", confidence=confidence,
+                             engine="embedded", answered=True)
+
+    found = [Match("sr-emergency-115", "emergency", 0.32, 0.52), Match("sr-refugee-permit", "asylum", 0.30, 0.34)]
+    sure = pick_entry(read("asylum", 0.98), "ik ben in paramaribo en wil asiel", lambda text, countries: found,
+                      answer_at=0.4, offer_at=0.22)
+    assert sure.entry is None and sure.choices == ("sr-emergency-115", "sr-refugee-permit")
+    unsure = pick_entry(read("asylum", 0.6), "ik ben in paramaribo en wil asiel", lambda text, countries: found,
+                        answer_at=0.4, offer_at=0.22)
+    assert unsure.entry == "sr-emergency-115"  # the engine was not sure either: the entry's own confidence decides
+    agreeing = pick_entry(read("emergency", 0.98), "noodgeval paramaribo", lambda text, countries: found,
+                          answer_at=0.4, offer_at=0.22)
+    assert agreeing.entry == "sr-emergency-115" and 0.52 < DISAGREE_AT
