@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 # Punctuation around a keyword that does not change it: '¡Stop!' is STOP.
 _STRIP = " \t\r\n.!?¡¿,;:\"'*()"
@@ -30,3 +31,10 @@ def words_of(text: str) -> str:
     """A text's words as names are compared: normalized, punctuation gone, one space between ('Tecún Umán:' ->
     'TECUN UMAN')."""
     return " ".join(WORD.findall(normalize(text)))
+
+
+def words_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """Any of these words or phrases as whole words of a lower-case text; a trailing "-" marks a stem ("juridic-":
+    juridico, juridique)."""
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w[:-1]) if w.endswith("-") else re.escape(w) + r"(?![a-z0-9])"
+                                                     for w in words) + ")")

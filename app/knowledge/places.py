@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.knowledge.schema import Place
-from app.text import normalize
+from app.text import normalize, words_pattern
 
 NEAR_KM = 50.0  # beyond this, a service point is not "near": the reply says so and gives the national line
 # Latitude and longitude boxes of each country (with a small margin), to catch swapped or mistyped coordinates and
@@ -67,9 +67,8 @@ class Gazetteer:
         return None
 
 
-# Words that ask for a kind of service point, in the six languages (accent-free, lower case).
-# Words and phrases of each kind, found as whole words ("abri", not "abril"); a trailing "-" marks a stem
-# ("juridic-": juridico, juridique).
+# Words that ask for a kind of service point, in the six languages (accent-free, lower case), found as whole words
+# ("abri", not "abril"); a trailing "-" marks a stem ("juridic-": juridico, juridique).
 KIND_WORDS = {
     "shelter": ("albergue", "albergues", "casa del migrante", "casa de migrante", "dormir", "shelter", "shelters",
                 "sleep", "abri", "hebergement", "kay akey", "dodo", "domi", "abrigo", "opvang", "slaapplaats",
@@ -77,9 +76,7 @@ KIND_WORDS = {
     "legal_aid": ("abogado", "abogada", "asesoria legal", "ayuda legal", "juridic-", "lawyer", "legal aid",
                   "legal help", "avocat", "aide juridique", "avoka", "advogado", "ajuda juridica", "advocaat"),
 }
-_KINDS = {kind: re.compile(r"\b(?:" + "|".join(re.escape(w[:-1]) if w.endswith("-") else re.escape(w) + r"\b"
-                                                for w in words) + ")")
-          for kind, words in KIND_WORDS.items()}
+_KINDS = {kind: words_pattern(words) for kind, words in KIND_WORDS.items()}
 
 
 def kinds_in_text(text: str) -> set[str]:

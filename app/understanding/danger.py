@@ -2,7 +2,7 @@
 
 import re
 
-from app.text import fold
+from app.text import fold, words_pattern
 
 # Stems, matched on accent-free lower-case text at word starts.
 DANGER_STEMS = (
@@ -41,16 +41,16 @@ def in_danger(text: str) -> bool:
     """True when a message says someone is in danger now, or speaks of sexual violence (care cannot wait)."""
     return bool(_PATTERN.search(_plain(text).replace("’", "'"))) or sexual_violence(text)
 
+
 # Sexual violence, whose care (medicines against HIV and pregnancy) works only in the first hours: whole words,
 # a trailing "-" marks a stem ("violaci-": violacion, violación).
 SEXUAL_VIOLENCE = (
     "violaron", "violo", "violada", "violado", "violaci-", "abuso sexual", "abusaron de mi", "agresion sexual",
-    "violaram", "estupr-", "abuso sexual", "rape", "raped", "sexual assault", "sexually assaulted", "viol",
-    "violee", "viole", "violer", "agression sexuelle", "abus sexuel", "vyole", "vyolans seksyel", "kadejak",
-    "verkracht", "aanranding", "seksueel misbruik",
+    "violaram", "estupr-", "rape", "raped", "sexual assault", "sexually assaulted", "viol", "violee", "viole",
+    "violer", "agression sexuelle", "abus sexuel", "vyole", "vyolans seksyel", "kadejak", "verkracht", "aanranding",
+    "seksueel misbruik",
 )
-_SEXUAL = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(_plain(w[:-1])) if w.endswith("-")
-                                                 else re.escape(_plain(w)) + r"(?![a-z])" for w in SEXUAL_VIOLENCE) + ")")
+_SEXUAL = words_pattern(_plain(w) for w in SEXUAL_VIOLENCE)
 
 
 def sexual_violence(text: str) -> bool:

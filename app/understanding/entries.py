@@ -35,9 +35,9 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
     u.entry_confidence = best.confidence
     if best.score < offer_at:  # too far from every phrasing ("who won the match?"): the margin says nothing
         return u
-    if u.topic and best.topic != u.topic and u.confidence >= SURE_TOPIC and best.score < NEAR:
+    disagree = bool(u.topic) and best.topic != u.topic and u.confidence >= SURE_TOPIC
+    if disagree and best.score < NEAR:
         return u  # the engine is sure of a topic this country has no close entry on: its overview answers
-    disagree = u.topic and best.topic != u.topic and u.confidence >= SURE_TOPIC
     if best.confidence >= (DISAGREE_AT if disagree else answer_at):
         u.entry, u.topic, u.answered = best.entry, best.topic, True
         if u.intent != "emergency" and best.topic != "emergency":  # danger is for the words of the message to say
