@@ -14,6 +14,7 @@ SHORT = 3  # words: a conversational message this short asks no entry ("hola bue
 CLOSE = 0.08  # entries whose score is this near the best one are offered with it
 SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near...
 DISAGREE_AT = 0.7  # ...and this sure (its calibrated confidence), else the topic's overview answers
+SURE_ACTION = 0.6  # an action read less surely than this yields to an entry matched more surely
 
 Search = Callable[[str, tuple[str | None, ...]], list[Match]]
 
@@ -22,16 +23,20 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
                remembered: str | None = None) -> Understanding:
     """Set the entry (and its topic) when one matches well enough, or 2-3 close choices when none stands out.
 
-    The entries searched are those of the country the message names, else of the one remembered for the
-    person, and the regional ones."""
-    if u.intent in ACTIONS and u.confidence >= answer_at:
-        return u
+    The entries searched are those of the country the message names and of the one remembered for the person
+    (written in Guatemala, "deported from Mexico" asks about either), and the regional ones."""
     if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
         return u
-    matches = search(text, (u.country or remembered,))
+    matches = search(text, tuple(dict.fromkeys(c for c in (u.country, remembered) if c)) or (None,))
     if not matches:
         return u
     best = matches[0]
+    if u.intent in ACTIONS and u.confidence >= answer_at:
+        # an action ("a person", "the menu") wins unless it was read unsurely and an entry matches more surely:
+        # "my daughter wants to talk to someone, which number can she call" is a question
+        if u.confidence >= SURE_ACTION or best.score < offer_at or best.confidence < max(answer_at, u.confidence):
+            return u
+        u.intent, u.topic = best.topic, best.topic
     u.entry_confidence = best.confidence
     if best.score < offer_at:  # too far from every phrasing ("who won the match?"): the margin says nothing
         return u

@@ -153,3 +153,12 @@ def test_feedback_is_not_asked_after_a_menu(client: TestClient) -> None:
     body = ask(client, "MENU", "+5511987654332")
     assert Texts("es", LOCALES).gettext("Was this useful? 1 Yes / 2 No") not in said(body)
     assert date.today()  # the rule is per day: the state keeps the date it was asked
+
+
+def test_a_country_named_in_the_message_does_not_hide_the_persons_own(client: TestClient) -> None:
+    """From a Guatemalan number, a child deported alone from Mexico: Guatemala's reception answers, not Mexico's."""
+    body = ask(client, "mi hijo de 15 años viene deportado solo desde méxico, ¿dónde lo van a recibir?", "+50255501234")
+    u = body["understanding"]
+    assert u["entry"] == "gt-return-unaccompanied-children" and u["country"] == "GT"
+    kb = client.app.state.knowledge.get()
+    assert said(body).startswith(kb.entry_answer("gt-return-unaccompanied-children", "es").whatsapp[:60])

@@ -312,3 +312,46 @@ def test_an_entry_of_another_topic_than_a_surely_read_one_must_be_surer() -> Non
     agreeing = pick_entry(read("emergency", 0.98), "noodgeval paramaribo", lambda text, countries: found,
                           answer_at=0.4, offer_at=0.22)
     assert agreeing.entry == "sr-emergency-115" and 0.52 < DISAGREE_AT
+
+
+def test_an_action_read_unsurely_yields_to_an_entry_matched_surely() -> None:
+    """'A person' read at 0.52 while a helpline's entry matches at 0.79: the question is answered; 'a person'
+    read surely, or an entry matched less surely than the action was read, keeps the action."""
+    from app.knowledge.retrieval import Match
+    from app.messages import Understanding
+    from app.understanding.entries import SURE_ACTION, pick_entry
+
+    def read(confidence: float) -> Understanding:
+        return Understanding(intent="human", language="nl", topic=None, country="SR", confidence=confidence,
+                             engine="embedded", answered=False)
+
+    helpline = [Match("sr-child-helpline-123", "family", 0.34, 0.79), Match("sr-emergency-115", "emergency", 0.26, 0.12)]
+    asked = lambda text, countries: helpline  # noqa: E731
+    unsure = pick_entry(read(0.52), "welk nummer kan ze bellen", asked, answer_at=0.4, offer_at=0.22)
+    assert unsure.entry == "sr-child-helpline-123" and unsure.intent == "family"
+    sure = pick_entry(read(SURE_ACTION), "ik wil met iemand praten", asked, answer_at=0.4, offer_at=0.22)
+    assert sure.entry is None and sure.intent == "human"
+    weaker = [Match("sr-child-helpline-123", "family", 0.34, 0.5)]
+    kept = pick_entry(read(0.55), "iemand", lambda text, countries: weaker, answer_at=0.4, offer_at=0.22)
+    assert kept.entry is None and kept.intent == "human"
+
+
+def test_both_the_named_and_the_remembered_country_are_searched() -> None:
+    """Written from Guatemala, 'deported from Mexico' names Mexico: the entries of both may answer."""
+    from dataclasses import replace
+
+    from app.messages import Understanding
+    from app.understanding.entries import pick_entry
+
+    searched: list[tuple[str | None, ...]] = []
+
+    def search(text: str, countries: tuple[str | None, ...]) -> list:
+        searched.append(countries)
+        return []
+
+    u = Understanding(intent="return", language="es", topic="return", country="MX", confidence=0.5,
+                      engine="embedded", answered=True)
+    pick_entry(u, "me deportan de mexico", search, answer_at=0.4, offer_at=0.22, remembered="GT")
+    pick_entry(u, "me deportan", search, answer_at=0.4, offer_at=0.22, remembered="MX")
+    pick_entry(replace(u, country=None), "me deportan", search, answer_at=0.4, offer_at=0.22)
+    assert searched == [("MX", "GT"), ("MX",), (None,)]
