@@ -18,6 +18,8 @@ from app.understanding.training import Example
 
 log = logging.getLogger(__name__)
 
+SURE_WORD = 0.95  # one word switches the language this surely only: "socorro" (es and pt) keeps it
+
 
 class SparseLinear:
     """Inference of fitted TF-IDF vectorizers and a linear model, without sklearn's per-call overhead.
@@ -54,9 +56,9 @@ class SparseLinear:
         return np.asarray(weights) @ self.coef_t[indices] + self.intercept
 
 
-def short_key(text: str) -> str:
-    """A short message as the short-message table knows it: accent-free, lower case, no punctuation."""
-    return " ".join(re.sub(r"[^\w\s]", " ", fold(text)).split())
+def short_key(text: str, *, accents: bool = False) -> str:
+    """A short message as the short-message table knows it: lower case, no punctuation, accent-free unless asked."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower() if accents else fold(text)).split())
 
 
 def softmax(values: np.ndarray, *, sharpness: float) -> np.ndarray:
@@ -71,12 +73,16 @@ class LanguageDetector:
         texts, labels = [], []
         # Short messages ("bonjour", "olá", "bonjou", "hi") are too short for the model: the training data's own
         # greetings and thanks of one or two words that belong to one language only say which language they are.
+        # Looked up as written first ("olá" is Portuguese), then without accents ("ola" is also a Spanish "hola").
         short: dict[str, set[str]] = {}
+        written: dict[str, set[str]] = {}
         for text, language in short_samples:
             key = short_key(text)
             if key and len(key.split()) <= 2:
                 short.setdefault(key, set()).add(language)
+                written.setdefault(short_key(text, accents=True), set()).add(language)
         self.short = {key: next(iter(found)) for key, found in short.items() if len(found) == 1}
+        self.written = {key: next(iter(found)) for key, found in written.items() if len(found) == 1}
         for text, language in samples:
             for variant in {text.lower(), fold(text)}:  # with and without accents
                 texts.append(variant)
@@ -154,10 +160,16 @@ class EmbeddedEngine:
     def detect_language(self, text: str, *, current: str) -> str:
         """The language of a message; a short one in a language of its own ("bonjour") switches to it, other
         short or unclear messages keep the current language."""
-        known = getattr(self.languages, "short", {}).get(short_key(text))
+        known = getattr(self.languages, "written", {}).get(short_key(text, accents=True)) \
+            or getattr(self.languages, "short", {}).get(short_key(text))
         if known:
             return known
-        if len(fold(text).split()) < 2 and len(text) < 12:
+        words = fold(text).split()
+        if len(words) < 2 and len(text) < 12:
+            if len(words) == 1 and words[0].isalpha():  # one word of one language only: "goedemiddag", "obrigada"
+                language, probability = self.languages.detect(text)
+                if probability >= SURE_WORD:
+                    return language
             return current
         language, probability = self.languages.detect(text)
         return language if probability >= self.language_threshold else current

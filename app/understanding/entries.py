@@ -23,11 +23,15 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
                remembered: str | None = None) -> Understanding:
     """Set the entry (and its topic) when one matches well enough, or 2-3 close choices when none stands out.
 
-    The entries searched are those of the country the message names and of the one remembered for the person
-    (written in Guatemala, "deported from Mexico" asks about either), and the regional ones."""
+    The entries searched are those of the country the message names, else of the one remembered for the person,
+    and the regional ones; when none of the named country's answers, the remembered country's are searched too
+    (written in Guatemala, "deported from Mexico" asks where Guatemala receives them)."""
     if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
         return u
-    matches = search(text, tuple(dict.fromkeys(c for c in (u.country, remembered) if c)) or (None,))
+    matches = search(text, (u.country or remembered,))
+    if u.country and remembered and u.country != remembered and not (
+            matches and matches[0].score >= offer_at and matches[0].confidence >= answer_at):
+        matches = search(text, (u.country, remembered))
     if not matches:
         return u
     best = matches[0]

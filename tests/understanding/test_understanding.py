@@ -106,6 +106,18 @@ def test_short_messages_keep_the_current_language(embedded) -> None:  # type: ig
     assert embedded.detect_language("mwen bezwen ed pou jwenn papye", current="es") == "ht"
 
 
+@pytest.mark.parametrize(("text", "current", "language"), [
+    ("olá", "es", "pt"), ("Olá!", "es", "pt"),  # as written: Portuguese
+    ("ola", "es", "es"), ("ola", "pt", "pt"),  # without the accent it is also a Spanish "hola": kept
+    ("obrigada", "es", "pt"), ("dankuwel", "es", "nl"), ("mèsi", "es", "ht"),  # one word of one language
+    ("socorro", "es", "es"), ("socorro", "pt", "pt"),  # Spanish and Portuguese alike: kept
+    ("ok", "fr", "fr"), ("1", "nl", "nl"),
+])
+def test_one_word_switches_the_language_only_when_it_belongs_to_one(embedded, text: str, current: str,
+                                                                    language: str) -> None:  # type: ignore[no-untyped-def]
+    assert embedded.detect_language(text, current=current) == language
+
+
 @pytest.mark.parametrize("address, language, country", [
     ("+50937001122", "ht", "HT"), ("whatsapp:+5215512345678", "es", "MX"), ("+59781234567", "nl", "SR"),
     ("+14734401234", "en", "GD"), ("+5511987654321", "pt", None), ("whatsapp:US.1234", "es", None),
@@ -336,22 +348,29 @@ def test_an_action_read_unsurely_yields_to_an_entry_matched_surely() -> None:
     assert kept.entry is None and kept.intent == "human"
 
 
-def test_both_the_named_and_the_remembered_country_are_searched() -> None:
-    """Written from Guatemala, 'deported from Mexico' names Mexico: the entries of both may answer."""
+def test_the_remembered_country_is_searched_when_the_named_one_has_no_answer() -> None:
+    """Written from Guatemala, 'deported from Mexico' names Mexico: when none of Mexico's entries answers, those of
+    both countries are searched; a country named and answering ('asiel in suriname') is searched alone."""
     from dataclasses import replace
 
+    from app.knowledge.retrieval import Match
     from app.messages import Understanding
     from app.understanding.entries import pick_entry
 
     searched: list[tuple[str | None, ...]] = []
+    found = [Match("sr-refugee-permit", "asylum", 0.4, 0.8)]
 
     def search(text: str, countries: tuple[str | None, ...]) -> list:
         searched.append(countries)
-        return []
+        return found if countries == ("SR",) else []
 
     u = Understanding(intent="return", language="es", topic="return", country="MX", confidence=0.5,
                       engine="embedded", answered=True)
     pick_entry(u, "me deportan de mexico", search, answer_at=0.4, offer_at=0.22, remembered="GT")
     pick_entry(u, "me deportan", search, answer_at=0.4, offer_at=0.22, remembered="MX")
     pick_entry(replace(u, country=None), "me deportan", search, answer_at=0.4, offer_at=0.22)
-    assert searched == [("MX", "GT"), ("MX",), (None,)]
+    assert searched == [("MX",), ("MX", "GT"), ("MX",), (None,)]
+    searched.clear()
+    asiel = pick_entry(replace(u, country="SR"), "asiel in suriname", search, answer_at=0.4, offer_at=0.22,
+                       remembered="MX")
+    assert searched == [("SR",)] and asiel.entry == "sr-refugee-permit"
