@@ -1,7 +1,7 @@
 """KnowledgeBase: answers, countries and service points, in memory, pure look-ups."""
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
@@ -120,11 +120,15 @@ class KnowledgeBase:
         Names and aliases win over demonyms ("soy haitiano en mexico" is about Mexico). Two-letter codes
         count only as the whole text ("MX"), since inside a sentence they are mostly ordinary words.
         """
+        return next(self.countries_named(text), None)
+
+    def countries_named(self, text: str) -> Iterator[str]:
+        """The countries a text names: places and names first, then demonyms; each in the order written."""
         words = WORD.findall(normalize(text))
         if len(words) == 1 and words[0] in self._codes:
-            return self._codes[words[0]]
+            yield self._codes[words[0]]
         for table in (self._place_words, None, self._demonym_words):
-            for i in range(len(words)):  # the first country named, its longest spelling
+            for i in range(len(words)):  # each country named, its longest spelling
                 for size in (4, 3, 2, 1):
                     key = " ".join(words[i : i + size]) if i + size <= len(words) else ""
                     code = table.get(key) if table is not None else self.gazetteer.country_at(words, i, key)
@@ -132,8 +136,8 @@ class KnowledgeBase:
                             and not Gazetteer.after_preposition(words, i):
                         code = None  # "Salvador me dijo" is a person
                     if code:
-                        return code
-        return None
+                        yield code
+                        break
 
     def place_in_text(self, text: str) -> tuple[str, str] | None:
         """The first place of the gazetteer named in a text, and its country ('en tapachula' -> Tapachula, MX)."""

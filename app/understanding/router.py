@@ -4,6 +4,7 @@ import hashlib
 import logging
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from time import monotonic, perf_counter
@@ -31,8 +32,9 @@ class Understander:
 
     def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None, *,
                  breaker_seconds: float = 30.0, search: Search | None = None, entry_threshold: float = 0.4,
-                 entry_min_score: float = 0.22) -> None:
+                 entry_min_score: float = 0.22, named: Callable[[str], Iterable[str]] | None = None) -> None:
         self.embedded = embedded
+        self.named = named  # the countries a text names
         self.primary = primary
         self.search = search  # the knowledge base's entries: whichever engine answered, the app picks the entry
         self.entry_threshold, self.entry_min_score = entry_threshold, entry_min_score
@@ -64,6 +66,9 @@ class Understander:
     def understand(self, text: str, *, sender: str, channel: str, language: str,
                    country: str | None) -> Understanding:
         found = self._engine(text, sender=sender, channel=channel, language=language, country=country)
+        if found.country and country and found.country != country and self.named and country in self.named(text):
+            found.country = country  # the person's own among the countries named: "girls from the Dominican
+            # Republic held in Paramaribo", written in Suriname, is about Suriname
         if self.search is None:
             return found
         return pick_entry(found, text, self.search, answer_at=self.entry_threshold,
@@ -176,4 +181,5 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
         else None
     return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds,
                         search=lambda text, country: knowledge.get().search_entries(text, country),
-                        entry_threshold=settings.entry_threshold, entry_min_score=settings.entry_min_score)
+                        entry_threshold=settings.entry_threshold, entry_min_score=settings.entry_min_score,
+                        named=lambda text: knowledge.get().countries_named(text))

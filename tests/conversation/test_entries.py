@@ -162,3 +162,14 @@ def test_a_country_named_in_the_message_does_not_hide_the_persons_own(client: Te
     assert u["entry"] == "gt-return-unaccompanied-children" and u["country"] == "GT"
     kb = client.app.state.knowledge.get()
     assert said(body).startswith(kb.entry_answer("gt-return-unaccompanied-children", "es").whatsapp[:60])
+
+
+def test_the_persons_own_country_among_others_named_stays(client: TestClient) -> None:
+    """From a Surinamese number, women from the Dominican Republic held in Paramaribo: Suriname's answer."""
+    body = ask(client, "vrouwen uit de dominicaanse republiek worden vastgehouden in een huis in paramaribo, "
+                       "wie kan ik bellen?", "+5978801234")
+    assert body["understanding"]["country"] == "SR"
+    assert (body["understanding"]["entry"] or "sr-").startswith("sr-")
+    elsewhere = ask(client, "vrouwen uit de dominicaanse republiek worden vastgehouden in een huis in santo domingo, "
+                            "wie kan ik bellen?", "+5978801235")
+    assert elsewhere["understanding"]["country"] == "DO"  # Suriname not named: the country named is where
