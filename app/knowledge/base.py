@@ -122,12 +122,12 @@ class KnowledgeBase:
         """
         return next(self.countries_named(text), None)
 
-    def countries_named(self, text: str) -> Iterator[str]:
+    def countries_named(self, text: str, *, demonyms: bool = True) -> Iterator[str]:
         """The countries a text names: places and names first, then demonyms; each in the order written."""
         words = WORD.findall(normalize(text))
         if len(words) == 1 and words[0] in self._codes:
             yield self._codes[words[0]]
-        for table in (self._place_words, None, self._demonym_words):
+        for table in (self._place_words, None, self._demonym_words)[: 3 if demonyms else 2]:
             for i in range(len(words)):  # each country named, its longest spelling
                 for size in (4, 3, 2, 1):
                     key = " ".join(words[i : i + size]) if i + size <= len(words) else ""

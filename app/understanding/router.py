@@ -32,7 +32,7 @@ class Understander:
 
     def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None, *,
                  breaker_seconds: float = 30.0, search: Search | None = None, entry_threshold: float = 0.4,
-                 entry_min_score: float = 0.22, named: Callable[[str], Iterable[str]] | None = None) -> None:
+                 entry_min_score: float = 0.22, named: Callable[..., Iterable[str]] | None = None) -> None:
         self.embedded = embedded
         self.named = named  # the countries a text names
         self.primary = primary
@@ -66,9 +66,12 @@ class Understander:
     def understand(self, text: str, *, sender: str, channel: str, language: str,
                    country: str | None) -> Understanding:
         found = self._engine(text, sender=sender, channel=channel, language=language, country=country)
-        if found.country and country and found.country != country and self.named and country in self.named(text):
-            found.country = country  # the person's own among the countries named: "girls from the Dominican
-            # Republic held in Paramaribo", written in Suriname, is about Suriname
+        if found.country and country and found.country != country and self.named:
+            places = set(self.named(text, demonyms=False))
+            if country in places or found.country not in places:
+                # the person's own country among those named ("girls from the Dominican Republic held in
+                # Paramaribo", written in Suriname), or a nationality only ("m se ayisyen", written in the DR)
+                found.country = country
         if self.search is None:
             return found
         return pick_entry(found, text, self.search, answer_at=self.entry_threshold,
@@ -182,4 +185,4 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
     return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds,
                         search=lambda text, country: knowledge.get().search_entries(text, country),
                         entry_threshold=settings.entry_threshold, entry_min_score=settings.entry_min_score,
-                        named=lambda text: knowledge.get().countries_named(text))
+                        named=lambda text, **kind: knowledge.get().countries_named(text, **kind))

@@ -173,3 +173,11 @@ def test_the_persons_own_country_among_others_named_stays(client: TestClient) ->
     elsewhere = ask(client, "vrouwen uit de dominicaanse republiek worden vastgehouden in een huis in santo domingo, "
                             "wie kan ik bellen?", "+5978801235")
     assert elsewhere["understanding"]["country"] == "DO"  # Suriname not named: the country named is where
+
+
+def test_a_nationality_does_not_move_the_person(client: TestClient) -> None:
+    """'I am Haitian', written from a Dominican number, is about where they live: the DR's entries answer."""
+    body = ask(client, "m se ayisyen, m ansent e m pa gen papye. si m al akouche nan lopital eske migrasyon ap "
+                       "pran m?", "+18095550123")
+    assert body["understanding"]["country"] == "DO"
+    assert (body["understanding"]["entry"] or "do-").startswith("do-")
