@@ -37,9 +37,23 @@ def _plain(text: str) -> str:
 _PATTERN = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(_plain(s)) for s in DANGER_STEMS) + ")")
 
 
+# Violence at home, as it is said while it goes on (whole words: "me golpearon en mi país" is a past told for
+# asylum, "se a migração me pegar" is being caught)
+BEATEN = (
+    "me pega", "me pegan", "me esta pegando", "me golpea", "me golpean", "me maltrata",  # es
+    "me bate", "me batendo", "me espanca", "me agride",  # pt
+    "beats me", "hits me", "hitting me", "beat me up",  # en
+    "me frappe", "il me bat", "me battait", "bat mwen",  # fr, ht
+    "slaat me", "slaat mij", "mishandelt me", "mishandelt mij",  # nl
+)
+_BEATEN = words_pattern(_plain(w) for w in BEATEN)
+
+
 def in_danger(text: str) -> bool:
-    """True when a message says someone is in danger now, or speaks of sexual violence (care cannot wait)."""
-    return bool(_PATTERN.search(_plain(text).replace("’", "'"))) or sexual_violence(text)
+    """True when a message says someone is in danger now, is beaten at home, or speaks of sexual violence (care
+    cannot wait)."""
+    plain = _plain(text).replace("’", "'")
+    return bool(_PATTERN.search(plain) or _BEATEN.search(plain)) or sexual_violence(text)
 
 
 # Sexual violence, whose care (medicines against HIV and pregnancy) works only in the first hours: whole words,

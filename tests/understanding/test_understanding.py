@@ -132,7 +132,15 @@ def test_danger_words(text: str) -> None:
     assert in_danger(text)
 
 
-@pytest.mark.parametrize("text", ["quiero trabajar", "hello", "mwen bezwen papye", "is the road dangerous?"])
+@pytest.mark.parametrize("text", ["mi esposo me pega todos los dias", "my husband beats me", "mari m bat mwen",
+                                  "mon copain me frappe", "meu marido me espanca", "mijn vriend slaat mij"])
+def test_violence_at_home_is_danger(text: str) -> None:
+    assert in_danger(text)
+
+
+@pytest.mark.parametrize("text", ["quiero trabajar", "hello", "mwen bezwen papye", "is the road dangerous?",
+                                  "en mi pais me golpearon por ser gay, puedo pedir asilo?",  # a past told for asylum
+                                  "e se a migração me pegar na rua?", "je me bats pour mes enfants"])
 def test_no_false_danger(text: str) -> None:
     assert not in_danger(text)
 
