@@ -86,6 +86,7 @@ def evaluate_entry_questions(args: argparse.Namespace, settings: Settings, knowl
 
 def _entry_report(name: str, understander: "Understander", questions: list, settings: Settings,
                   knowledge: "LiveKnowledge") -> "EntryReport":
+    from itertools import count
     from time import perf_counter
 
     from app.conversation.dialogue import Conversation, Dialogue
@@ -105,8 +106,12 @@ def _entry_report(name: str, understander: "Understander", questions: list, sett
     understander.understand = timed_understand  # type: ignore[method-assign]
     dialogue = Dialogue(knowledge.get, understander, locales_dir=settings.locales_dir)
 
+    asked = count()
+
     def ask(q: Question) -> tuple[Understanding, Reply, bool, float]:
-        convo = Conversation(language=q.language, country=q.country, sender=f"eval-{name}")
+        # a sender of its own for each question, as each person has: one shared Rasa tracker would grow with every
+        # question and slow Rasa down (its p99 went from tens to hundreds of milliseconds)
+        convo = Conversation(language=q.language, country=q.country, sender=f"eval-{name}-{next(asked)}")
         reply = dialogue.respond(Inbound(sid="eval", channel="whatsapp", address="eval", text=q.text, test=True),
                                  convo)
         return reply.understanding, reply, convo.state.get("awaiting") == "country", timed[-1] if timed else 0.0
