@@ -67,7 +67,7 @@ def evaluate_entry_questions(args: argparse.Namespace, settings: Settings, knowl
     if args.engine in ("rasa", "both"):
         engines["rasa"] = Understander(embedded, RasaEngine(settings.rasa_url, timeout=settings.rasa_timeout_seconds),
                                        search=base.search, entry_threshold=base.entry_threshold,
-                                       entry_min_score=base.entry_min_score, named=base.named)
+                                       entry_min_score=base.entry_min_score, places=base.places)
     reports = [_entry_report(name, understander, questions, settings, knowledge)
                for name, understander in engines.items()]
     print(f"\n{len(questions)} held-out specific questions from {args.entries_file}\n")

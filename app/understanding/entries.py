@@ -28,6 +28,8 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
     (written in Guatemala, "deported from Mexico" asks where Guatemala receives them)."""
     if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
         return u
+    if u.intent in ACTIONS and u.confidence >= max(answer_at, SURE_ACTION):  # "a person", "the menu", read surely
+        return u
     matches = search(text, (u.country or remembered,))
     if u.country and remembered and u.country != remembered and not (
             matches and matches[0].score >= offer_at and matches[0].confidence >= answer_at):
@@ -36,9 +38,9 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
         return u
     best = matches[0]
     if u.intent in ACTIONS and u.confidence >= answer_at:
-        # an action ("a person", "the menu") wins unless it was read unsurely and an entry matches more surely:
-        # "my daughter wants to talk to someone, which number can she call" is a question
-        if u.confidence >= SURE_ACTION or best.score < offer_at or best.confidence < max(answer_at, u.confidence):
+        # an action read unsurely yields only to an entry matched more surely: "my daughter wants to talk to
+        # someone, which number can she call" is a question
+        if best.score < offer_at or best.confidence < max(answer_at, u.confidence):
             return u
         u.intent, u.topic = best.topic, best.topic
     u.entry_confidence = best.confidence

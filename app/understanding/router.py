@@ -32,9 +32,9 @@ class Understander:
 
     def __init__(self, embedded: EmbeddedEngine, primary: RasaEngine | None = None, *,
                  breaker_seconds: float = 30.0, search: Search | None = None, entry_threshold: float = 0.4,
-                 entry_min_score: float = 0.22, named: Callable[..., Iterable[str]] | None = None) -> None:
+                 entry_min_score: float = 0.22, places: Callable[[str], Iterable[str]] | None = None) -> None:
         self.embedded = embedded
-        self.named = named  # the countries a text names
+        self.places = places  # the countries a text names by a place or a name (not by a nationality)
         self.primary = primary
         self.search = search  # the knowledge base's entries: whichever engine answered, the app picks the entry
         self.entry_threshold, self.entry_min_score = entry_threshold, entry_min_score
@@ -66,9 +66,9 @@ class Understander:
     def understand(self, text: str, *, sender: str, channel: str, language: str,
                    country: str | None) -> Understanding:
         found = self._engine(text, sender=sender, channel=channel, language=language, country=country)
-        if found.country and country and found.country != country and self.named:
-            places = set(self.named(text, demonyms=False))
-            if country in places or found.country not in places:
+        if found.country and country and found.country != country and self.places:
+            named = set(self.places(text))
+            if country in named or found.country not in named:
                 # the person's own country among those named ("girls from the Dominican Republic held in
                 # Paramaribo", written in Suriname), or a nationality only ("m se ayisyen", written in the DR)
                 found.country = country
@@ -185,4 +185,4 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
     return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds,
                         search=lambda text, country: knowledge.get().search_entries(text, country),
                         entry_threshold=settings.entry_threshold, entry_min_score=settings.entry_min_score,
-                        named=lambda text, **kind: knowledge.get().countries_named(text, **kind))
+                        places=lambda text: knowledge.get().countries_named(text, demonyms=False))
