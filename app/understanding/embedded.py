@@ -19,6 +19,7 @@ from app.understanding.training import Example
 log = logging.getLogger(__name__)
 
 SURE_WORD = 0.95  # one word switches the language this surely only: "socorro" (es and pt) keeps it
+DETECT_CHARS = 160
 
 
 class SparseLinear:
@@ -96,8 +97,9 @@ class LanguageDetector:
         self._fast = SparseLinear([vectorizer], model.coef_, model.intercept_, self.languages)
 
     def detect(self, text: str) -> tuple[str, float]:
-        """The most likely language of a text and a confidence between 0 and 1."""
-        probabilities = softmax(self._fast.scores(text.lower()), sharpness=4.0)
+        """The most likely language of a text and a confidence between 0 and 1; a long text is judged by its
+        first DETECT_CHARS characters, which tell its language as well as the whole does, in a fraction of the time."""
+        probabilities = softmax(self._fast.scores(text[:DETECT_CHARS].lower()), sharpness=4.0)
         best = int(probabilities.argmax())
         return self.languages[best], float(probabilities[best])
 

@@ -101,6 +101,15 @@ def test_understanding_examples(embedded, text, intent, country, language) -> No
     assert found.engine == "embedded" and 0 < found.confidence <= 1
 
 
+def test_a_long_message_is_judged_by_its_beginning(embedded) -> None:  # type: ignore[no-untyped-def]
+    """Its first characters tell the language: a 1,600-character message costs no more than a tweet to detect."""
+    from app.understanding.embedded import DETECT_CHARS
+
+    opening = "hola buenas, necesito ayuda con mis papeles de refugio y no se a donde ir, "
+    text = opening * (DETECT_CHARS // len(opening) + 1) + "please help me with my asylum papers " * 30
+    assert embedded.languages.detect(text)[0] == "es"
+
+
 def test_short_messages_keep_the_current_language(embedded) -> None:  # type: ignore[no-untyped-def]
     assert embedded.detect_language("ok", current="ht") == "ht"
     assert embedded.detect_language("mwen bezwen ed pou jwenn papye", current="es") == "ht"
