@@ -27,7 +27,6 @@ _INDEXES: dict[str, EntryIndex] = {}  # by content version: every copy of one co
 _BUILDING = threading.Lock()
 
 
-
 @dataclass(frozen=True)
 class Answer:
     topic: str
