@@ -15,6 +15,8 @@ CLOSE = 0.08  # entries whose score is this near the best one are offered with i
 SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near...
 DISAGREE_AT = 0.7  # ...and this sure (its calibrated confidence), else the topic's overview answers
 SURE_ACTION = 0.6  # an action read less surely than this yields to an entry matched more surely
+LONG = 10  # words: a message this long says more than an action ("my daughter wants to talk to someone about home,
+# which number can she call"): an entry matched more surely than the action was read answers it
 
 Search = Callable[[str, tuple[str | None, ...]], list[Match]]
 
@@ -28,8 +30,8 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
     (written in Guatemala, "deported from Mexico" asks where Guatemala receives them)."""
     if u.intent in CONVERSATIONAL and len(text.split()) <= SHORT:  # "hola", "gracias": not a question
         return u
-    if u.intent in ACTIONS and u.confidence >= max(answer_at, SURE_ACTION):  # "a person", "the menu", read surely
-        return u
+    if u.intent in ACTIONS and u.confidence >= max(answer_at, SURE_ACTION) and len(text.split()) < LONG:
+        return u  # "a person", "the menu", read surely
     matches = search(text, (u.country or remembered,))
     if u.country and remembered and u.country != remembered and not (
             matches and matches[0].score >= offer_at and matches[0].confidence >= answer_at):
@@ -46,9 +48,12 @@ def pick_entry(u: Understanding, text: str, search: Search, *, answer_at: float,
     u.entry_confidence = best.confidence
     if best.score < offer_at:  # too far from every phrasing ("who won the match?"): the margin says nothing
         return u
-    disagree = bool(u.topic) and best.topic != u.topic and u.confidence >= SURE_TOPIC
-    if disagree and best.score < NEAR:
+    other = bool(u.topic) and best.topic != u.topic
+    if other and u.confidence >= SURE_TOPIC and best.score < NEAR:
         return u  # the engine is sure of a topic this country has no close entry on: its overview answers
+    # an entry of another topic than a surely read one must be sure; so must an emergency number's entry for a
+    # message read as another topic ("how do I get papers in the Dominican Republic" is not "call 911")
+    disagree = other and (u.confidence >= SURE_TOPIC or best.topic == "emergency")
     if best.confidence >= (DISAGREE_AT if disagree else answer_at):
         u.entry, u.topic, u.answered = best.entry, best.topic, True
         if u.intent != "emergency" and best.topic != "emergency":  # danger is for the words of the message to say

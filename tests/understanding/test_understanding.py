@@ -335,9 +335,19 @@ def test_an_entry_of_another_topic_than_a_surely_read_one_must_be_surer() -> Non
     sure = pick_entry(read("asylum", 0.98), "ik ben in paramaribo en wil asiel", lambda text, countries: found,
                       answer_at=0.4, offer_at=0.22)
     assert sure.entry is None and sure.choices == ("sr-emergency-115", "sr-refugee-permit")
-    unsure = pick_entry(read("asylum", 0.6), "ik ben in paramaribo en wil asiel", lambda text, countries: found,
+    other = [Match("sr-residence-fees", "regularization", 0.32, 0.52), Match("sr-refugee-permit", "asylum", 0.30, 0.34)]
+    unsure = pick_entry(read("asylum", 0.6), "ik ben in paramaribo en wil asiel", lambda text, countries: other,
                         answer_at=0.4, offer_at=0.22)
-    assert unsure.entry == "sr-emergency-115"  # the engine was not sure either: the entry's own confidence decides
+    assert unsure.entry == "sr-residence-fees"  # the engine was not sure either: the entry's own confidence decides
+    # but an emergency number's entry for a message read as another topic must be sure, however unsure the
+    # reading: "how do I get papers here" sharing words with "can I call 911 without papers" is not an emergency
+    papers = pick_entry(read("regularization", 0.47), "kijan pou m jwenn papye nan dominikani",
+                        lambda text, countries: found, answer_at=0.4, offer_at=0.22)
+    assert papers.entry is None and papers.choices == ("sr-emergency-115", "sr-refugee-permit")
+    sure_number = [Match("sr-emergency-115", "emergency", 0.27, 0.79)]
+    beaten = pick_entry(read("services", 0.52), "mijn man slaat me, welk nummer bel ik",
+                        lambda text, countries: sure_number, answer_at=0.4, offer_at=0.22)
+    assert beaten.entry == "sr-emergency-115"
     agreeing = pick_entry(read("emergency", 0.98), "noodgeval paramaribo", lambda text, countries: found,
                           answer_at=0.4, offer_at=0.22)
     assert agreeing.entry == "sr-emergency-115" and 0.52 < DISAGREE_AT
@@ -360,6 +370,10 @@ def test_an_action_read_unsurely_yields_to_an_entry_matched_surely() -> None:
     assert unsure.entry == "sr-child-helpline-123" and unsure.intent == "family"
     sure = pick_entry(read(SURE_ACTION), "ik wil met iemand praten", asked, answer_at=0.4, offer_at=0.22)
     assert sure.entry is None and sure.intent == "human"
+    # a long message says more than an action: "a person" read surely yields there too, to a surer entry
+    long = pick_entry(read(0.7), "hallo, mijn dochter wil anoniem met iemand praten over thuis, welk nummer belt ze",
+                      asked, answer_at=0.4, offer_at=0.22)
+    assert long.entry == "sr-child-helpline-123" and long.intent == "family"
     weaker = [Match("sr-child-helpline-123", "family", 0.34, 0.5)]
     kept = pick_entry(read(0.55), "iemand", lambda text, countries: weaker, answer_at=0.4, offer_at=0.22)
     assert kept.entry is None and kept.intent == "human"
