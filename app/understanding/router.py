@@ -23,6 +23,9 @@ from app.understanding.training import read_folder
 log = logging.getLogger(__name__)
 
 
+STATEMENTS = frozenset({"choose_country", "choose_language"})  # the country or language, said: short
+
+
 class NoTrainingData(RuntimeError):
     """The engine has nothing to learn from: refuse to start rather than answer nothing."""
 
@@ -88,6 +91,10 @@ class Understander:
                 self.metrics.engine_latency.labels(self.primary.name).observe(perf_counter() - started)
             if found is not None:
                 found.language = detected
+                if found.intent in STATEMENTS:  # Rasa reads many questions that name a country as choosing it
+                    second = self.embedded.understand(text, language=detected, country=country)
+                    if second.topic:  # "kijan pou m jwenn papye nan Repiblik Dominikèn" asks about papers
+                        found.intent, found.topic, found.confidence = second.intent, second.topic, second.confidence
                 if found.country is None:
                     found.country = self.embedded.country_finder(text) if self.embedded.country_finder else None
                 return found

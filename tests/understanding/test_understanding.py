@@ -405,3 +405,28 @@ def test_the_remembered_country_is_searched_when_the_named_one_has_no_answer() -
     asiel = pick_entry(replace(u, country="SR"), "asiel in suriname", search, answer_at=0.4, offer_at=0.22,
                        remembered="MX")
     assert searched == [("SR",)] and asiel.entry == "sr-refugee-permit"
+
+
+def test_a_question_rasa_reads_as_choosing_a_country_is_read_again(embedded) -> None:  # type: ignore[no-untyped-def]
+    """Rasa reads many questions naming a country as choosing it ("how do I get papers in the Dominican Republic"
+    at 0.99): where the embedded engine reads a topic, the topic stands; "I am in Panama" stays a choice."""
+    from app.messages import Understanding
+    from app.understanding.router import Understander
+
+    class ChoosingRasa:
+        name = "rasa"
+
+        def understand(self, text: str, **values: object) -> Understanding:
+            return Understanding(intent="choose_country", language="ht", country="DO", confidence=0.99,
+                                 engine="rasa", answered=True)
+
+        def close(self) -> None: ...
+
+    understander = Understander(embedded, ChoosingRasa())  # type: ignore[arg-type]
+    question = understander.understand("kijan pou m jwenn papye pou m rete legal nan Repiblik Dominikèn",
+                                       sender="s", channel="whatsapp", language="ht", country=None)
+    assert (question.intent, question.topic, question.country, question.engine) == \
+        ("regularization", "regularization", "DO", "rasa")
+    said = understander.understand("m nan Repiblik Dominikèn", sender="s", channel="whatsapp", language="ht",
+                                   country=None)
+    assert (said.intent, said.topic, said.country) == ("choose_country", None, "DO")
