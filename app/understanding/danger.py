@@ -37,14 +37,17 @@ def _plain(text: str) -> str:
 _PATTERN = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(_plain(s)) for s in DANGER_STEMS) + ")")
 
 
-# Violence at home, as it is said while it goes on (whole words: "me golpearon en mi país" is a past told for
-# asylum, "se a migração me pegar" is being caught)
+# Violence and threats at home, as they are said while they go on (whole words: "me golpearon en mi país" is a
+# past told for asylum, "se a migração me pegar" is being caught)
 BEATEN = (
     "me pega", "me pegan", "me esta pegando", "me golpea", "me golpean", "me maltrata",  # es
     "me bate", "me batendo", "me espanca", "me agride",  # pt
     "beats me", "hits me", "hitting me", "beat me up",  # en
     "me frappe", "il me bat", "me battait", "bat mwen",  # fr, ht
     "slaat me", "slaat mij", "mishandelt me", "mishandelt mij",  # nl
+    # threats, as they go on ("me amenazaron en mi país" is a past told for asylum)
+    "me amenaza", "me esta amenazando", "me ameaca", "me ameacando", "threatens me", "threatening me",
+    "me menace", "ap menase m", "ap menase mwen", "bedreigt me", "bedreigt mij",
 )
 _BEATEN = words_pattern(_plain(w) for w in BEATEN)
 

@@ -142,14 +142,17 @@ def test_danger_words(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["mi esposo me pega todos los dias", "my husband beats me", "mari m bat mwen",
-                                  "mon copain me frappe", "meu marido me espanca", "mijn vriend slaat mij"])
+                                  "mon copain me frappe", "meu marido me espanca", "mijn vriend slaat mij",
+                                  "mi pareja me insulta y me amenaza todo el dia", "my ex threatens me every night",
+                                  "mari m ap menase m", "meu namorado me ameaça", "mijn man bedreigt mij"])
 def test_violence_at_home_is_danger(text: str) -> None:
     assert in_danger(text)
 
 
 @pytest.mark.parametrize("text", ["quiero trabajar", "hello", "mwen bezwen papye", "is the road dangerous?",
                                   "en mi pais me golpearon por ser gay, puedo pedir asilo?",  # a past told for asylum
-                                  "e se a migração me pegar na rua?", "je me bats pour mes enfants"])
+                                  "e se a migração me pegar na rua?", "je me bats pour mes enfants",
+                                  "me amenazaron de muerte en mi pais, califico como refugiado?"])
 def test_no_false_danger(text: str) -> None:
     assert not in_danger(text)
 
