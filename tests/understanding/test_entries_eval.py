@@ -20,8 +20,14 @@ SECOND = ROOT / "tests" / "data" / "entries_test2.yml"
 THIRD = ROOT / "tests" / "data" / "entries_test3.yml"
 FIRST_FLOOR, SECOND_FLOOR = 0.90, 0.90  # measured 0.936 and 0.940 on 2026-12-02 (0.904 and 0.873 the day before)
 THIRD_FLOOR = 0.90  # measured 0.933 (the whole dialogue, `migrantinfo eval`: 0.883 untouched, 0.900 after a country rule)
-HELD_OUT = pytest.mark.parametrize("path, at_least", [(QUESTIONS, 200), (SECOND, 150), (THIRD, 180)],
-                                   ids=["first", "second", "third"])
+# the languages with fewer asks only (pt, nl, fr, ht), written by a helper that saw the entries' texts only, before
+# 2,645 asks were added in those languages: measured 0.869 without them, 0.912 with them (the dialogue)
+FOURTH = ROOT / "tests" / "data" / "entries_test4.yml"
+FOURTH_FLOOR = 0.90  # the index alone: 0.931
+FOURTH_LANGUAGES = ("fr", "ht", "pt", "nl")
+HELD_OUT = pytest.mark.parametrize("path, at_least, languages", [
+    (QUESTIONS, 200, LANGUAGES), (SECOND, 150, LANGUAGES), (THIRD, 180, LANGUAGES), (FOURTH, 150, FOURTH_LANGUAGES)],
+    ids=["first", "second", "third", "fourth"])
 
 
 def plain(text: str) -> str:
@@ -35,18 +41,19 @@ def kb() -> KnowledgeBase:
 
 @HELD_OUT
 def test_the_held_out_questions_cover_every_language_and_published_entries(kb: KnowledgeBase, path: Path,
-                                                                            at_least: int) -> None:
+                                                                            at_least: int, languages: tuple) -> None:
     questions = read_questions(path)
     assert len(questions) >= at_least
     per_language = Counter(q.language for q in questions)
-    assert all(per_language[language] >= 20 for language in LANGUAGES), per_language
+    assert all(per_language[language] >= 20 for language in languages), per_language
     for q in questions:
         assert q.entry in kb.entries, q.entry  # published
         assert kb.entry_scope[q.entry] in (None, q.country), q
 
 
 @HELD_OUT
-def test_no_held_out_question_is_an_ask_or_a_training_example(kb: KnowledgeBase, path: Path, at_least: int) -> None:
+def test_no_held_out_question_is_an_ask_or_a_training_example(kb: KnowledgeBase, path: Path, at_least: int,
+                                                              languages: tuple) -> None:
     seen = {plain(ask) for entry in load_content(ROOT / "content").entries.values()
             for e in entry.model.entries for asks in e.asks.values() for ask in asks}
     seen |= {plain(e.text) for e in read_folder(ROOT / "bot" / "data" / "nlu")}
@@ -55,8 +62,8 @@ def test_no_held_out_question_is_an_ask_or_a_training_example(kb: KnowledgeBase,
     assert not leaked, leaked
 
 
-@pytest.mark.parametrize("path, floor", [(QUESTIONS, FIRST_FLOOR), (SECOND, SECOND_FLOOR), (THIRD, THIRD_FLOOR)],
-                         ids=["first", "second", "third"])
+@pytest.mark.parametrize("path, floor", [(QUESTIONS, FIRST_FLOOR), (SECOND, SECOND_FLOOR), (THIRD, THIRD_FLOOR),
+                                         (FOURTH, FOURTH_FLOOR)], ids=["first", "second", "third", "fourth"])
 def test_retrieval_on_the_held_out_questions(kb: KnowledgeBase, path: Path, floor: float) -> None:
     """The entries' index alone: the person's country and a country the message names (the dialogue searches
     them together when the named one alone has no answer).
