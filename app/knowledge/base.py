@@ -68,15 +68,10 @@ class KnowledgeBase:
                 if item.status == "published":
                     self.entries[item.id] = item
                     self.entry_scope[item.id] = None if key == "regional" else key
-        self.services: list[ServiceMatch] = [
-            ServiceMatch(point, code, None)
-            for code, doc in raw.services.items()
-            for point in doc.model.services
-            if point.status == "published"
-        ]
-        self._keywords = {
-            normalize(word): topic.id for topic in self.topics for words in topic.keywords.values() for word in words
-        }
+        self.services: list[ServiceMatch] = [ServiceMatch(point, code, None) for code, doc in raw.services.items()
+                                             for point in doc.model.services if point.status == "published"]
+        self._keywords = {normalize(word): topic.id for topic in self.topics
+                          for words in topic.keywords.values() for word in words}
         self._codes = {code: code for code in self.countries}
         self._place_words: dict[str, str] = {}
         self._demonym_words: dict[str, str] = {}
@@ -121,13 +116,17 @@ class KnowledgeBase:
         """
         return next(self.countries_named(text), None)
 
-    def countries_named(self, text: str, *, demonyms: bool = True) -> Iterator[str]:
-        """The countries a text names: places and names first, then demonyms; each in the order written."""
+    def countries_named(self, text: str, *, demonyms: bool = True, origins: bool = True) -> Iterator[str]:
+        """The countries a text names: places and names first, then demonyms; each in the order written. Without
+        `origins`, not those named only as where someone comes from ("deportado desde méxico")."""
         words = WORD.findall(normalize(text))
         if len(words) == 1 and words[0] in self._codes:
             yield self._codes[words[0]]
         for table in (self._place_words, None, self._demonym_words)[: 3 if demonyms else 2]:
+            end = 0
             for i in range(len(words)):  # each country named, its longest spelling
+                if i < end:
+                    continue
                 for size in (4, 3, 2, 1):
                     key = " ".join(words[i : i + size]) if i + size <= len(words) else ""
                     code = table.get(key) if table is not None else self.gazetteer.country_at(words, i, key)
@@ -135,7 +134,9 @@ class KnowledgeBase:
                             and not Gazetteer.after_preposition(words, i):
                         code = None  # "Salvador me dijo" is a person
                     if code:
-                        yield code
+                        end = i + size
+                        if origins or not Gazetteer.after_origin(words, i):
+                            yield code
                         break
 
     def place_in_text(self, text: str) -> tuple[str, str] | None:

@@ -28,6 +28,8 @@ PLACE_WORDS = frozenset({"EN", "DE", "DESDE", "HASTA", "HACIA", "POR", "DEL", "A
 
 
 ARTICLES = frozenset({"EL", "LA", "LOS", "LAS", "THE", "LE", "LES", "O", "OS"})
+# Words after which a place is where someone comes from: "deportado desde México", "I crossed from Guatemala".
+ORIGIN_WORDS = frozenset({"DESDE", "FROM", "DEPUIS", "SOTI", "SOT", "VANUIT"})
 
 
 class Gazetteer:
@@ -56,6 +58,13 @@ class Gazetteer:
         before = words[max(0, i - 2):i]
         return bool(before) and (before[-1] in PLACE_WORDS or (len(before) == 2 and before[1] in ARTICLES
                                                                 and before[0] in PLACE_WORDS))
+
+    @staticmethod
+    def after_origin(words: list[str], i: int) -> bool:
+        """'desde México', 'from the Darién'."""
+        before = words[max(0, i - 2):i]
+        return bool(before) and (before[-1] in ORIGIN_WORDS or (len(before) == 2 and before[1] in ARTICLES
+                                                                 and before[0] in ORIGIN_WORDS))
 
     def find(self, words: list[str]) -> tuple[str, str] | None:
         """The first place named in a text's words (their longest spelling first), and its country."""

@@ -192,4 +192,4 @@ def build_understander(settings: Settings, knowledge: LiveKnowledge) -> Understa
     return Understander(embedded, primary, breaker_seconds=settings.rasa_breaker_seconds,
                         search=lambda text, country: knowledge.get().search_entries(text, country),
                         entry_threshold=settings.entry_threshold, entry_min_score=settings.entry_min_score,
-                        places=lambda text: knowledge.get().countries_named(text, demonyms=False))
+                        places=lambda text: knowledge.get().countries_named(text, demonyms=False, origins=False))

@@ -47,6 +47,19 @@ def test_the_same_words_after_a_preposition_are_places(kb: KnowledgeBase) -> Non
     assert kb.country_in_text("estoy en colon") == "PA"
 
 
+def test_a_country_named_as_where_someone_comes_from_can_be_left_out(kb: KnowledgeBase) -> None:
+    """Where a person is known, "deportado desde México" or "I crossed from Guatemala" does not say they are
+    there: the understanding asks for the countries named without origins."""
+    assert list(kb.countries_named("mi hijo viene deportado desde méxico")) == ["MX"]
+    def named(text: str) -> list[str]:
+        return list(kb.countries_named(text, demonyms=False, origins=False))  # as the understanding asks
+
+    assert named("mi hijo viene deportado desde méxico") == []
+    assert named("i crossed from the darien to costa rica") == ["CR"]
+    assert named("m soti ayiti, kounye a m nan dajabon") == ["DO"]
+    assert named("vengo desde la republica dominicana") == []  # nor "dominicana" inside it
+
+
 def test_a_spelling_that_names_two_places_is_refused(tmp_path: Path) -> None:
     content = Path(shutil.copytree(ROOT / "content", tmp_path / "content"))
     places = content / "places.yaml"
