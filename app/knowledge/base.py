@@ -118,7 +118,7 @@ class KnowledgeBase:
 
     def countries_named(self, text: str, *, demonyms: bool = True, origins: bool = True) -> Iterator[str]:
         """The countries a text names: places and names first, then demonyms; each in the order written. Without
-        `origins`, not those named only as where someone comes from ("deportado desde méxico")."""
+        `origins`, not those named only as where someone was deported from ("deportado desde méxico")."""
         words = WORD.findall(normalize(text))
         if len(words) == 1 and words[0] in self._codes:
             yield self._codes[words[0]]

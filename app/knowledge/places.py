@@ -28,8 +28,10 @@ PLACE_WORDS = frozenset({"EN", "DE", "DESDE", "HASTA", "HACIA", "POR", "DEL", "A
 
 
 ARTICLES = frozenset({"EL", "LA", "LOS", "LAS", "THE", "LE", "LES", "O", "OS"})
-# Words after which a place is where someone comes from: "deportado desde México", "I crossed from Guatemala".
-ORIGIN_WORDS = frozenset({"DESDE", "FROM", "DEPUIS", "SOTI", "SOT", "VANUIT"})
+# A place after these words, shortly after a word of deportation, is where someone was sent back from ("viene
+# deportado solo desde México"); alone they may say where the person is ("volver desde Honduras").
+ORIGIN_WORDS = frozenset({"DESDE", "FROM", "DEPUIS", "SOTI", "SOT", "VANUIT", "UIT"})
+DEPORTED = ("DEPORT", "EXPULS", "DEVUELT", "RETORNAD", "REPATRI", "DEPOTE", "GEDEPORTEERD", "UITGEZET")
 
 
 class Gazetteer:
@@ -61,10 +63,11 @@ class Gazetteer:
 
     @staticmethod
     def after_origin(words: list[str], i: int) -> bool:
-        """'desde México', 'from the Darién'."""
-        before = words[max(0, i - 2):i]
-        return bool(before) and (before[-1] in ORIGIN_WORDS or (len(before) == 2 and before[1] in ARTICLES
-                                                                 and before[0] in ORIGIN_WORDS))
+        """'deportado desde México', 'deported from the US': the place deported from."""
+        at = i - 1 if i and words[i - 1] in ORIGIN_WORDS else i - 2
+        if at < 0 or words[at] not in ORIGIN_WORDS or (at == i - 2 and words[i - 1] not in ARTICLES):
+            return False
+        return any(word.startswith(DEPORTED) for word in words[max(0, at - 4):at])
 
     def find(self, words: list[str]) -> tuple[str, str] | None:
         """The first place named in a text's words (their longest spelling first), and its country."""

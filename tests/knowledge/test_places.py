@@ -47,17 +47,19 @@ def test_the_same_words_after_a_preposition_are_places(kb: KnowledgeBase) -> Non
     assert kb.country_in_text("estoy en colon") == "PA"
 
 
-def test_a_country_named_as_where_someone_comes_from_can_be_left_out(kb: KnowledgeBase) -> None:
-    """Where a person is known, "deportado desde México" or "I crossed from Guatemala" does not say they are
-    there: the understanding asks for the countries named without origins."""
-    assert list(kb.countries_named("mi hijo viene deportado desde méxico")) == ["MX"]
+def test_a_country_named_as_where_someone_was_deported_from_can_be_left_out(kb: KnowledgeBase) -> None:
+    """Where a person is known, "viene deportado desde México" does not say they are there: the understanding asks
+    for the countries named without such origins. "Volver desde Honduras" says where the person is."""
     def named(text: str) -> list[str]:
         return list(kb.countries_named(text, demonyms=False, origins=False))  # as the understanding asks
 
-    assert named("mi hijo viene deportado desde méxico") == []
-    assert named("i crossed from the darien to costa rica") == ["CR"]
-    assert named("m soti ayiti, kounye a m nan dajabon") == ["DO"]
-    assert named("vengo desde la republica dominicana") == []  # nor "dominicana" inside it
+    assert list(kb.countries_named("mi hijo viene deportado solo desde méxico")) == ["MX"]
+    assert named("mi hijo viene deportado solo desde méxico") == []
+    assert named("my brother was deported from the darien to costa rica") == ["CR"]
+    assert named("yo depòte m soti dominikani") == []
+    assert named("fue deportada desde la republica dominicana") == []  # nor "dominicana" inside it
+    assert named("quiero regresar a mi pais, hay ayuda para volver desde honduras") == ["HN"]
+    assert named("i crossed from guatemala through the bush") == ["GT"]
 
 
 def test_a_spelling_that_names_two_places_is_refused(tmp_path: Path) -> None:
