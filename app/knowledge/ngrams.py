@@ -6,7 +6,11 @@ from the cache then needs neither scikit-learn's import (60 MB of memory) nor it
 tests/understanding/test_ngrams.py checks they give exactly scikit-learn's n-grams.
 """
 
+import math
 import re
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 _SPACES = re.compile(r"\s\s+")
@@ -66,3 +70,22 @@ class Analyzer:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._tokens = re.compile(self.token_pattern).findall
+
+
+def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: Sequence[float]) -> dict[int, float]:
+    """Sublinear TF-IDF weights of one text's n-grams, unnormalised, as a fitted TfidfVectorizer computes them.
+
+    Each distinct n-gram is looked up once (most occur once: their weight is their idf). `idf` is best an
+    array.array: indexing it gives a Python float, ten times sooner than a numpy scalar."""
+    weights: dict[int, float] = {}
+    get = vocabulary.get
+    for gram, n in Counter(grams).items():
+        index = get(gram)
+        if index is not None:
+            weights[index] = idf[index] if n == 1 else (1.0 + math.log(n)) * idf[index]
+    return weights
+
+
+def idf_array(idf: Any) -> array:
+    """A fitted vectorizer's idf (a numpy array), for tfidf_weights."""
+    return array("d", idf.tolist())

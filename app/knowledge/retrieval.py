@@ -12,9 +12,7 @@ import hashlib
 import logging
 import math
 import re
-from array import array
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.knowledge import ngrams
-from app.knowledge.ngrams import Analyzer
+from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights
 from app.knowledge.pickles import kept
 from app.knowledge.schema import Entry
 from app.text import fold
@@ -39,6 +37,7 @@ CHAR_NGRAMS = (3, 4)
 MIN_DF = 2  # n-grams of one phrasing only (half the vocabulary) match no other: left out, 10 MB less
 MAX_DF = 0.1  # n-grams in more than 1 phrasing in 10 ("de ", "que") tell no entry apart: left out, a third less work
 CALIBRATION_SAMPLE = 1500  # phrasings asked to fit the confidence: enough for two parameters, quick to build
+LOCAL_FIRST = 0.06  # a country's entry this near a regional one of the same topic goes first: local contacts
 
 
 @dataclass(frozen=True)
@@ -47,25 +46,6 @@ class Match:
     topic: str
     score: float  # the cosine similarity of the entry's nearest phrasing
     confidence: float  # calibrated: how often a match like this is the right entry
-
-
-def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: Sequence[float]) -> dict[int, float]:
-    """Sublinear TF-IDF weights of one text's n-grams, unnormalised, as a fitted TfidfVectorizer computes them.
-
-    Each distinct n-gram is looked up once (most occur once: their weight is their idf). `idf` is best an
-    array.array: indexing it gives a Python float, ten times sooner than a numpy scalar."""
-    weights: dict[int, float] = {}
-    get = vocabulary.get
-    for gram, n in Counter(grams).items():
-        index = get(gram)
-        if index is not None:
-            weights[index] = idf[index] if n == 1 else (1.0 + math.log(n)) * idf[index]
-    return weights
-
-
-def idf_array(idf: np.ndarray) -> array:
-    """A fitted vectorizer's idf, for tfidf_weights."""
-    return array("d", idf.tolist())
 
 
 class EntryIndex:
@@ -223,6 +203,20 @@ class EntryIndex:
             margin = scores[i] - (second if i == order[0] else best)
             confidence = self._confidence(float(scores[i]), float(margin))
             matches.append(Match(self.ids[i], self.topics[i], round(float(scores[i]), 4), round(confidence, 4)))
+        return self._local_first(matches, order)
+
+    def _local_first(self, matches: list[Match], order: np.ndarray) -> list[Match]:
+        """A regional entry first and a country's entry of the same topic nearly as close ("free calls home" and
+        "the Red Cross's free calls in El Salvador"): the country's takes its place, score and confidence."""
+        top = matches[0]
+        if self.scope[order[0]] is not None:
+            return matches
+        for k, match in enumerate(matches[1:], 1):
+            if self.scope[order[k]] is not None and match.topic == top.topic and \
+                    match.score >= top.score - LOCAL_FIRST:
+                local = Match(match.entry, match.topic, top.score, top.confidence)
+                regional = Match(top.entry, top.topic, match.score, match.confidence)
+                return [local, regional, *matches[1:k], *matches[k + 1:]]
         return matches
 
     def _allowed(self, country: str | None | tuple[str | None, ...]) -> np.ndarray:

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from app.knowledge.ngrams import Analyzer
-from app.knowledge.retrieval import idf_array, tfidf_weights
+from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights
 from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
 from app.text import fold

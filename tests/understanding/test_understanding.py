@@ -433,3 +433,27 @@ def test_a_question_rasa_reads_as_choosing_a_country_is_read_again(embedded) -> 
     said = understander.understand("m nan Repiblik Dominikèn", sender="s", channel="whatsapp", language="ht",
                                    country=None)
     assert (said.intent, said.topic, said.country) == ("choose_country", None, "DO")
+
+
+def test_a_countrys_entry_nearly_as_close_as_a_regional_one_goes_first() -> None:
+    """'Free calls home' (regional) at 0.33 and El Salvador's Red Cross calls at 0.29, same topic: El Salvador's
+    goes first with the regional one's score and confidence; of another topic, or too far, it stays second."""
+    import numpy as np
+
+    from app.knowledge.retrieval import LOCAL_FIRST, EntryIndex, Match
+
+    index = EntryIndex.__new__(EntryIndex)
+    index.scope = [None, "SV", "SV"]
+    regional = Match("region-red-cross-free-calls", "missing", 0.33, 0.75)
+    local = Match("sv-red-cross-family-calls", "missing", 0.29, 0.15)
+    other = Match("sv-returnees-reception", "return", 0.32, 0.2)
+    order = np.array([0, 1, 2])
+    first = index._local_first([regional, local, other], order)
+    assert [m.entry for m in first] == ["sv-red-cross-family-calls", "region-red-cross-free-calls",
+                                        "sv-returnees-reception"]
+    assert (first[0].score, first[0].confidence) == (0.33, 0.75)
+    assert index._local_first([regional, other, local], np.array([0, 2, 1]))[0] == local.__class__(
+        "sv-red-cross-family-calls", "missing", 0.33, 0.75)  # past an entry of another topic
+    far = Match("sv-red-cross-family-calls", "missing", round(0.33 - LOCAL_FIRST - 0.01, 2), 0.1)
+    assert index._local_first([regional, far], np.array([0, 1]))[0] == regional
+    assert index._local_first([other, regional], np.array([2, 0]))[0] == other  # a country's entry first stays
