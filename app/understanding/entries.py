@@ -15,8 +15,9 @@ CLOSE = 0.08  # entries whose score is this near the best one are offered with i
 SURE_TOPIC, NEAR = 0.9, 0.3  # an entry of another topic than a surely read one must be this near...
 DISAGREE_AT = 0.7  # ...and this sure (its calibrated confidence), else the topic's overview answers
 SURE_ACTION = 0.6  # an action read less surely than this yields to an entry matched more surely
-LONG = 10  # words: a message this long says more than an action ("my daughter wants to talk to someone about home,
-# which number can she call"): an entry matched more surely than the action was read answers it
+# Words: a message this long says more than an action ("my daughter wants to talk to someone about home, which
+# number can she call"): an entry matched more surely than the action was read answers it.
+LONG = 10
 
 Search = Callable[[str, tuple[str | None, ...]], list[Match]]
 
