@@ -201,7 +201,7 @@ class KnowledgeBase:
         self.entry_index  # noqa: B018
 
     def search_entries(self, text: str, country: str | None | tuple[str | None, ...]) -> list[Match]:
-        """The entries matching a message; while a new content's index is still being built (seconds, after a
+        """The entries matching a message; while a new content's index is still being built (half a minute, after a
         reload), none: the topic overview answers meanwhile rather than keep the person waiting."""
         if self.version in _INDEXES:
             return _INDEXES[self.version].search(text, country)

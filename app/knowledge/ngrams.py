@@ -89,3 +89,13 @@ def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: Sequenc
 def idf_array(idf: Any) -> array:
     """A fitted vectorizer's idf (a numpy array), for tfidf_weights."""
     return array("d", idf.tolist())
+
+
+def unit_rows(matrix: Any) -> Any:
+    """A sparse matrix with each row scaled to length 1 (a row of zeros stays so)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return csr_matrix(matrix.multiply(1.0 / norms[:, None]))

@@ -16,20 +16,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from app.knowledge import ngrams
-from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights
+from app.knowledge import ngrams, rerank
+from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights, unit_rows
 from app.knowledge.pickles import kept
+from app.knowledge.rerank import Reranker
 from app.knowledge.schema import Entry
 from app.text import fold
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from scipy.sparse import csr_matrix
 
 FOLDS = 5
 NEAREST, OWN_COUNTRY = 0.6, 0.04  # the weights of _combine
@@ -79,7 +77,7 @@ class EntryIndex:
                                      token_pattern=r"(?u)\b\w+\b", max_df=MAX_DF, min_df=MIN_DF)
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, norm=None,
                                      max_df=MAX_DF, min_df=MIN_DF)
-        self.matrix = _normalize(hstack([self.words.fit_transform(texts), self.chars.fit_transform(texts)]).tocsr()) \
+        self.matrix = unit_rows(hstack([self.words.fit_transform(texts), self.chars.fit_transform(texts)]).tocsr()) \
             if texts else csr_matrix((0, 0))
         # each entry's phrasings together: their sum and its length (sum · message / length = the centroid's
         # similarity, from the phrasings' own similarities)
@@ -90,6 +88,7 @@ class EntryIndex:
             if texts else np.ones(0)
         self.own = np.array([s is not None for s in self.scope], dtype=float)
         model = self._calibrate() if len(self.ids) > 2 else None
+        self.reranker = Reranker(self.matrix, self.row_entry, len(self.ids)) if len(self.ids) > 2 else None
         # For one message at a time: the analyzers and weights themselves, and the phrasings by feature (sklearn's
         # transform validates each call for a millisecond; the arithmetic is a few hundred multiply-adds).
         self.parts = [(Analyzer.like(v), v.vocabulary_, idf_array(v.idf_), offset) for v, offset in
@@ -113,7 +112,7 @@ class EntryIndex:
         return self.names.sub(" ", folded) if self.names else folded
 
     def _features(self, text: str) -> tuple[list[int], np.ndarray]:
-        """One text's TF-IDF vector as feature indices and weights (what the fitted vectorizers and _normalize
+        """One text's TF-IDF vector as feature indices and weights (what the fitted vectorizers and unit_rows
         give, without sklearn's per-call validation)."""
         features: dict[int, float] = {}
         for analyze, vocabulary, idf, offset in self.parts:
@@ -122,9 +121,9 @@ class EntryIndex:
         weights = np.fromiter(features.values(), float)
         return list(features), weights / (math.sqrt(float(weights @ weights)) or 1.0)
 
-    def _scores(self, text: str, scopes: Iterable[str | None]) -> np.ndarray:
-        """Each entry's score for one message (see _combine); 0 outside the scopes (countries, None: regional)."""
-        indices, weights = self._features(text)
+    def _scores(self, indices: list[int], weights: np.ndarray, scopes: Iterable[str | None]) -> np.ndarray:
+        """Each entry's score for one message's features (see _combine); 0 outside the scopes (countries, None:
+        regional)."""
         if not indices:
             return np.zeros(len(self.ids))
         # each phrasing's similarity: the message's weight times the phrasing's, summed over shared features
@@ -189,7 +188,8 @@ class EntryIndex:
             return []
         key = country if isinstance(country, tuple) else (country,)
         scopes = self.postings if everywhere else {scope for scope in (*key, None) if scope in self.postings}
-        scores = self._scores(self.clean(text), scopes)
+        indices, weights = self._features(self.clean(text))
+        scores = self._scores(indices, weights, scopes)
         if not everywhere:
             scores = np.where(self._allowed(key), scores, -1.0)
         order = np.argsort(-scores)[:limit]
@@ -203,6 +203,9 @@ class EntryIndex:
             margin = scores[i] - (second if i == order[0] else best)
             confidence = self._confidence(float(scores[i]), float(margin))
             matches.append(Match(self.ids[i], self.topics[i], round(float(scores[i]), 4), round(confidence, 4)))
+        if self.reranker is not None:  # the classifier's first of the closest goes first
+            first = self.reranker.order(order, scores, indices, weights)[0]
+            matches, order = _promote(matches, order, int(np.flatnonzero(order == first)[0]))
         return self._local_first(matches, order)
 
     def _local_first(self, matches: list[Match], order: np.ndarray) -> list[Match]:
@@ -214,9 +217,7 @@ class EntryIndex:
         for k, match in enumerate(matches[1:], 1):
             if self.scope[order[k]] is not None and match.topic == top.topic and \
                     match.score >= top.score - LOCAL_FIRST:
-                local = Match(match.entry, match.topic, top.score, top.confidence)
-                regional = Match(top.entry, top.topic, match.score, match.confidence)
-                return [local, regional, *matches[1:k], *matches[k + 1:]]
+                return _promote(matches, order, k)[0]
         return matches
 
     def _allowed(self, country: str | None | tuple[str | None, ...]) -> np.ndarray:
@@ -234,12 +235,15 @@ class EntryIndex:
         return 1.0 / (1.0 + math.exp(-(a * score + b * margin + intercept)))
 
 
-def _normalize(matrix: "csr_matrix") -> "csr_matrix":
-    from scipy.sparse import csr_matrix
-
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return csr_matrix(matrix.multiply(1.0 / norms[:, None]))
+def _promote(matches: list[Match], order: np.ndarray, k: int) -> tuple[list[Match], np.ndarray]:
+    """The k-th match first, with the first's score and confidence (what the answer is judged on: how close and
+    how sure the best match is), and the first second, with the k-th's."""
+    if k == 0:
+        return matches, order
+    top, match = matches[0], matches[k]
+    first = Match(match.entry, match.topic, top.score, top.confidence)
+    second = Match(top.entry, top.topic, match.score, match.confidence)
+    return [first, second, *matches[1:k], *matches[k + 1:]], np.array([order[k], order[0], *order[1:k], *order[k + 1:]])
 
 
 class IndexCache:
@@ -259,7 +263,7 @@ class IndexCache:
         if self.folder is None:
             return EntryIndex(entries, scope, names)
         digest = hashlib.sha256(f"{version('scikit-learn')} {np.__version__}".encode() + Path(__file__).read_bytes()
-                                + Path(ngrams.__file__).read_bytes())
+                                + Path(ngrams.__file__).read_bytes() + Path(rerank.__file__).read_bytes())
         digest.update("\0".join(sorted(names)).encode())
         for entry in sorted(entries, key=lambda e: e.id):
             digest.update(entry.model_dump_json().encode() + str(scope[entry.id]).encode())

@@ -457,3 +457,36 @@ def test_a_countrys_entry_nearly_as_close_as_a_regional_one_goes_first() -> None
     far = Match("sv-red-cross-family-calls", "missing", round(0.33 - LOCAL_FIRST - 0.01, 2), 0.1)
     assert index._local_first([regional, far], np.array([0, 1]))[0] == regional
     assert index._local_first([other, regional], np.array([2, 0]))[0] == other  # a country's entry first stays
+
+
+def test_the_classifier_orders_the_closest_entries_again_by_the_words_that_tell_them_apart() -> None:
+    """Two entries share their words ("onpar certificate") and differ by one ("work"): a message near the
+    certificate's phrasings by similarity, but asking to work, gets the work entry first; a message about the
+    certificate keeps it; an entry the similarity did not find is never brought in."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from app.knowledge.rerank import Reranker
+
+    phrasings = {
+        0: ["what is the onpar certificate for", "i lost my onpar certificate", "do i always carry the onpar "
+            "certificate", "the onpar certificate has my photo and a qr code", "my onpar certificate got wet"],
+        1: ["can i work while i wait", "can i work with the onpar certificate", "a boss wants me to work while i "
+            "wait for onpar", "work permit while waiting", "i need to work to pay the rent"],
+        2: ["how do i appeal a refusal", "onpar said no, can i appeal", "deadline to appeal the refusal"],
+    }
+    texts = [text for entry in phrasings.values() for text in entry]
+    labels = np.array([entry for entry, some in phrasings.items() for _ in some])
+    vectorizer = TfidfVectorizer(sublinear_tf=True)
+    reranker = Reranker(vectorizer.fit_transform(texts).tocsr(), labels, 3)
+
+    def features(text: str) -> tuple[list[int], np.ndarray]:
+        row = vectorizer.transform([text]).tocsr()
+        return row.indices.tolist(), row.data
+
+    similar = np.array([0.40, 0.36, 0.10])  # the certificate a little nearer, as its phrasings share more words
+    assert reranker.order(np.array([0, 1, 2]), similar, *features("onpar certificate, can i work"))[0] == 1
+    assert reranker.order(np.array([0, 1, 2]), similar, *features("i lost the onpar certificate"))[0] == 0
+    # the appeal entry, not among the candidates, stays out whatever the message says
+    assert 2 not in reranker.order(np.array([0, 1]), similar, *features("can i appeal the refusal"))
+    assert list(reranker.order(np.array([1]), similar, *features("work"))) == [1]  # one candidate: as it was
