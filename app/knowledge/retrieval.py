@@ -23,7 +23,7 @@ import numpy as np
 from app.knowledge import ngrams, rerank
 from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights, unit_rows
 from app.knowledge.pickles import kept
-from app.knowledge.rerank import Reranker
+from app.knowledge.rerank import CANDIDATES, Reranker
 from app.knowledge.schema import Entry
 from app.text import fold
 
@@ -192,7 +192,7 @@ class EntryIndex:
         scores = self._scores(indices, weights, scopes)
         if not everywhere:
             scores = np.where(self._allowed(key), scores, -1.0)
-        order = np.argsort(-scores)[:limit]
+        order = np.argsort(-scores)[:max(limit, CANDIDATES)]  # the margin and the second look need three
         order = order[scores[order] > 0]
         if not len(order):
             return []
@@ -206,7 +206,7 @@ class EntryIndex:
         if self.reranker is not None:  # the classifier's first of the closest goes first
             first = self.reranker.order(order, scores, indices, weights)[0]
             matches, order = _promote(matches, order, int(np.flatnonzero(order == first)[0]))
-        return self._local_first(matches, order)
+        return self._local_first(matches, order)[:limit]
 
     def _local_first(self, matches: list[Match], order: np.ndarray) -> list[Match]:
         """A regional entry first and a country's entry of the same topic nearly as close ("free calls home" and
