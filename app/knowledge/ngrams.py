@@ -55,13 +55,10 @@ class Analyzer:
             word = f" {word} "
             size = len(word)
             for n in range(self.low, self.high + 1):
-                offset = 0
-                grams.append(word[offset:offset + n])
-                while offset + n < size:
-                    offset += 1
-                    grams.append(word[offset:offset + n])
-                if offset == 0:  # the word is shorter than n: the longer n-grams would be the same
+                if n >= size:  # the word is no longer than n: itself, once (the longer n-grams would be the same)
+                    grams.append(word)
                     break
+                grams += [word[i:i + n] for i in range(size - n + 1)]
         return grams
 
     def __getstate__(self) -> dict:
@@ -78,9 +75,8 @@ def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: Sequenc
     Each distinct n-gram is looked up once (most occur once: their weight is their idf). `idf` is best an
     array.array: indexing it gives a Python float, ten times sooner than a numpy scalar."""
     weights: dict[int, float] = {}
-    get = vocabulary.get
-    for gram, n in Counter(grams).items():
-        index = get(gram)
+    counts = Counter(grams)
+    for index, n in zip(map(vocabulary.get, counts), counts.values(), strict=True):  # looked up in C: sooner
         if index is not None:
             weights[index] = idf[index] if n == 1 else (1.0 + math.log(n)) * idf[index]
     return weights

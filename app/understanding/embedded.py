@@ -42,18 +42,18 @@ class SparseLinear:
         self.classes = classes
 
     def scores(self, text: str) -> np.ndarray:
-        indices: list[int] = []
-        weights: list[float] = []
+        indices: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         for analyze, vocabulary, idf, offset in self.parts:
             found = tfidf_weights(analyze(text), vocabulary, idf)
             if not found:
                 continue
-            norm = math.sqrt(sum(v * v for v in found.values()))
-            indices += [offset + i for i in found]
-            weights += [v / norm for v in found.values()]
+            values = np.fromiter(found.values(), float, len(found))
+            weights.append(values / math.sqrt(float(values @ values)))
+            indices.append(np.fromiter(found.keys(), np.int64, len(found)) + offset)
         if not indices:
             return self.intercept.copy()
-        return np.asarray(weights) @ self.coef_t[indices] + self.intercept
+        return np.concatenate(weights) @ self.coef_t[np.concatenate(indices)] + self.intercept
 
 
 def short_key(text: str, *, accents: bool = False) -> str:
