@@ -1,4 +1,5 @@
-"""The n-grams a fitted scikit-learn TfidfVectorizer reads a text as, without scikit-learn.
+"""The n-grams a fitted scikit-learn TfidfVectorizer reads a text as, without scikit-learn, and the sparse
+arithmetic of one message against a fitted matrix.
 
 What `TfidfVectorizer.build_analyzer()` returns for the two analyzers we fit ("word" and "char_wb", lower case,
 no accents stripped, no stop words), as plain picklable objects: a process that loads a trained engine or index
@@ -95,3 +96,14 @@ def unit_rows(matrix: Any) -> Any:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return csr_matrix(matrix.multiply(1.0 / norms[:, None]))
+
+
+def postings_of(starts: Any, features: Any, values: Any) -> tuple[Any, Any]:
+    """In a matrix stored by feature (`starts`: its CSR indptr), where the given features' entries are, and the
+    message's value of the feature for each of them: what a sparse dot product with one message multiplies."""
+    import numpy as np
+
+    first = starts[features]
+    lengths = starts[features + 1] - first
+    at = np.arange(lengths.sum()) + np.repeat(first - (np.cumsum(lengths) - lengths), lengths)
+    return at, np.repeat(values, lengths)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.knowledge.ngrams import postings_of
+
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
@@ -55,12 +57,8 @@ class Reranker:
 
     def decisions(self, features: list[int], values: np.ndarray, count: int) -> np.ndarray:
         """Each entry's decision for one message (its TF-IDF vector as feature indices and values)."""
-        index = np.asarray(features, dtype=np.int64)
-        starts = self.starts[index]
-        lengths = self.starts[index + 1] - starts
-        at = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        products = self.weights[at] * np.repeat(values, lengths)
-        return np.bincount(self.entries[at], weights=products, minlength=count) + self.intercept
+        at, repeated = postings_of(self.starts, np.asarray(features, dtype=np.int64), values)
+        return np.bincount(self.entries[at], weights=self.weights[at] * repeated, minlength=count) + self.intercept
 
     def order(self, candidates: np.ndarray, scores: np.ndarray, features: list[int], values: np.ndarray) -> np.ndarray:
         """The first CANDIDATES of `candidates` (best first by similarity) ordered again, the rest as they were."""

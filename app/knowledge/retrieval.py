@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.knowledge import ngrams, rerank
-from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights, unit_rows
+from app.knowledge.ngrams import Analyzer, idf_array, postings_of, tfidf_weights, unit_rows
 from app.knowledge.pickles import kept
 from app.knowledge.rerank import CANDIDATES, Reranker
 from app.knowledge.schema import Entry
@@ -131,11 +131,9 @@ class EntryIndex:
         found, products = [], []
         for scope in scopes:
             feature_starts, feature_rows, feature_weights = self.postings[scope]
-            starts = feature_starts[features]
-            lengths = feature_starts[features + 1] - starts
-            at = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+            at, repeated = postings_of(feature_starts, features, weights)
             found.append(feature_rows[at])
-            products.append(feature_weights[at] * np.repeat(weights, lengths))
+            products.append(feature_weights[at] * repeated)
         rows = np.bincount(np.concatenate(found), weights=np.concatenate(products), minlength=len(self.row_entry))
         # an entry's sum of phrasings · the message = the sum of its phrasings' similarities: no second product
         centroids = np.add.reduceat(rows, self.starts) / self.sum_norms
