@@ -60,11 +60,10 @@ class Reranker:
         at, repeated = postings_of(self.starts, np.asarray(features, dtype=np.int64), values)
         return np.bincount(self.entries[at], weights=self.weights[at] * repeated, minlength=count) + self.intercept
 
-    def order(self, candidates: np.ndarray, scores: np.ndarray, features: list[int], values: np.ndarray) -> np.ndarray:
-        """The first CANDIDATES of `candidates` (best first by similarity) ordered again, the rest as they were."""
+    def first(self, candidates: np.ndarray, scores: np.ndarray, features: list[int], values: np.ndarray) -> int:
+        """Which of the first CANDIDATES of `candidates` (best first by similarity) goes first: its position."""
         first = candidates[:CANDIDATES]
         if len(first) < 2 or not features:
-            return candidates
+            return 0
         decided = self.decisions(features, values, len(scores))
-        again = first[np.argsort(-(scores[first] + WEIGHT * decided[first]), kind="stable")]
-        return np.concatenate([again, candidates[CANDIDATES:]])
+        return int(np.argmax(scores[first] + WEIGHT * decided[first]))  # the first of equals: the nearer

@@ -203,8 +203,7 @@ class EntryIndex:
             confidence = self._confidence(float(scores[i]), float(margin))
             matches.append(Match(self.ids[i], self.topics[i], round(float(scores[i]), 4), round(confidence, 4)))
         if self.reranker is not None:  # the classifier's first of the closest goes first
-            first = self.reranker.order(order, scores, indices, weights)[0]
-            matches, order = _promote(matches, order, int(np.flatnonzero(order == first)[0]))
+            matches, order = _promote(matches, order, self.reranker.first(order, scores, indices, weights))
         return self._local_first(matches, order)[:limit]
 
     def _local_first(self, matches: list[Match], order: np.ndarray) -> list[Match]:

@@ -485,8 +485,9 @@ def test_the_classifier_orders_the_closest_entries_again_by_the_words_that_tell_
         return row.indices.tolist(), row.data
 
     similar = np.array([0.40, 0.36, 0.10])  # the certificate a little nearer, as its phrasings share more words
-    assert reranker.order(np.array([0, 1, 2]), similar, *features("onpar certificate, can i work"))[0] == 1
-    assert reranker.order(np.array([0, 1, 2]), similar, *features("i lost the onpar certificate"))[0] == 0
+    both = np.array([0, 1, 2])
+    assert both[reranker.first(both, similar, *features("onpar certificate, can i work"))] == 1
+    assert both[reranker.first(both, similar, *features("i lost the onpar certificate"))] == 0
     # the appeal entry, not among the candidates, stays out whatever the message says
-    assert 2 not in reranker.order(np.array([0, 1]), similar, *features("can i appeal the refusal"))
-    assert list(reranker.order(np.array([1]), similar, *features("work"))) == [1]  # one candidate: as it was
+    assert reranker.first(np.array([0, 1]), similar, *features("can i appeal the refusal")) in (0, 1)
+    assert reranker.first(np.array([1]), similar, *features("work")) == 0  # one candidate: as it was
