@@ -173,7 +173,9 @@ class LiveServer:
 
     def __enter__(self) -> "LiveServer":
         self.thread.start()
-        deadline = time.monotonic() + 90
+        # the first app of a test process trains the engine and builds the entries' index: over a minute on a
+        # slow 2-core machine with the other test process busy
+        deadline = time.monotonic() + 300
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the server did not start")
