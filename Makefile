@@ -52,7 +52,7 @@ test: setup content-check browser
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: setup
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app tests bench bot
 	$(BIN)/mypy
 
 bench: db

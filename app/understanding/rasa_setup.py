@@ -70,9 +70,10 @@ def ensure_venv(*, quiet: bool = True) -> Path:
 
 
 def bot_fingerprint(bot_dir: Path) -> str:
-    """A hash of everything training reads: config, domain and data."""
+    """A hash of everything training reads: config, domain, data and the pipeline's own components."""
     digest = hashlib.sha256(RASA_VERSION.encode())
-    files = [bot_dir / "config.yml", bot_dir / "domain.yml", *sorted((bot_dir / "data").rglob("*.yml"))]
+    files = [bot_dir / "config.yml", bot_dir / "domain.yml", *sorted((bot_dir / "data").rglob("*.yml")),
+             *sorted((bot_dir / "components").glob("*.py"))]
     for path in files:
         digest.update(str(path.relative_to(bot_dir)).encode())
         digest.update(path.read_bytes())

@@ -119,6 +119,25 @@ def test_rasa_answers_from_the_knowledge_base_through_both_doors(rasa_app) -> No
     assert ready["engine"]["fallbacks"] == 0
 
 
+def test_rasa_reads_the_intent_with_its_linear_classifier(rasa_app) -> None:  # type: ignore[no-untyped-def]
+    """bot/components/linear_intents.py inside Rasa: accents and punctuation fold away, the confidences are a
+    ranking that sums to one, and words it never saw fall to Rasa's own fallback."""
+    import httpx
+
+    _, settings = rasa_app
+
+    def parse(text: str) -> dict:  # type: ignore[type-arg]
+        return httpx.post(f"{settings.rasa_url}/model/parse", json={"text": text}, timeout=30).json()
+
+    written, plain = parse("¿Cómo solicito asilo en México?"), parse("como solicito asilo en mexico")
+    assert written["intent"]["name"] == plain["intent"]["name"] == "asylum"
+    assert written["intent"]["confidence"] == pytest.approx(plain["intent"]["confidence"])
+    ranking = [r["confidence"] for r in written["intent_ranking"]]
+    assert ranking == sorted(ranking, reverse=True) and len(ranking) == 10 and 0.9 < sum(ranking) <= 1.0 + 1e-9
+    assert parse("mi patron no me quiere pagar las horas extra")["intent"]["name"] == "work"
+    assert parse("qwzx vbnm")["intent"]["name"] == "nlu_fallback"
+
+
 def test_rasa_data_is_valid() -> None:
     import subprocess
 
