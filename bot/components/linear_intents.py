@@ -56,8 +56,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             blocks.append(vstack([csr_matrix(row.features) for row in rows]).tocsr())
         return blocks
 
-    def _features(self, messages: list[Message]) -> csr_matrix:
-        return hstack([b.transform(m) for b, m in zip(self.blocks, self._counts(messages), strict=True)]).tocsr()
+    def _weighted(self, counts: list[csr_matrix]) -> csr_matrix:
+        """The fitted TF-IDF of each block of counts, side by side."""
+        return hstack([b.transform(m) for b, m in zip(self.blocks, counts, strict=True)]).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
@@ -65,7 +66,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         counts = self._counts(examples)
         self.blocks = [TfidfTransformer(sublinear_tf=True).fit(m) for m in counts]
-        features = hstack([b.transform(m) for b, m in zip(self.blocks, counts, strict=True)]).tocsr()
+        features = self._weighted(counts)
         self.model = LinearSVC(C=self.config["C"], random_state=0).fit(features, [e.get(INTENT) for e in examples])
         log.info("linear intent classifier: %d examples, %d features, %d intents", features.shape[0],
                  features.shape[1], len(self.model.classes_))
@@ -85,7 +86,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         readable = [m for m in messages if m.get(TEXT) and m.get_sparse_features(TEXT)[1] is not None]
         if self.model is None or not readable:
             return messages
-        margins = self.model.decision_function(self._features(readable))
+        margins = self.model.decision_function(self._weighted(self._counts(readable)))
         for message, row in zip(readable, margins, strict=True):
             exp = np.exp((row - row.max()) * self.config["sharpness"])
             confidences = exp / exp.sum()
