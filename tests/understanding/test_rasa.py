@@ -120,8 +120,8 @@ def test_rasa_answers_from_the_knowledge_base_through_both_doors(rasa_app) -> No
 
 
 def test_rasa_reads_the_intent_with_its_linear_classifier(rasa_app) -> None:  # type: ignore[no-untyped-def]
-    """bot/components/linear_intents.py inside Rasa: accents and punctuation fold away, the confidences are a
-    ranking that sums to one, and words it never saw fall to Rasa's own fallback."""
+    """bot/components/linear_intents.py inside Rasa: accents and punctuation fold away, the ranking is the first
+    ten of confidences that sum to one, and words it never saw fall to Rasa's own fallback."""
     import httpx
 
     _, settings = rasa_app
