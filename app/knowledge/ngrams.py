@@ -11,7 +11,7 @@ import math
 import re
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 _SPACES = re.compile(r"\s\s+")
@@ -70,21 +70,50 @@ class Analyzer:
         self._tokens = re.compile(self.token_pattern).findall
 
 
-def tfidf_weights(grams: Iterable[str], vocabulary: dict[str, int], idf: Sequence[float]) -> dict[int, float]:
-    """Sublinear TF-IDF weights of one text's n-grams, unnormalised, as a fitted TfidfVectorizer computes them.
+KNOWN_WORDS = 50_000  # words whose character n-grams are kept, per vectorizer: a few MB; past it, forgotten
 
-    Each distinct n-gram is looked up once (most occur once: their weight is their idf). `idf` is best an
-    array.array: indexing it gives a Python float, ten times sooner than a numpy scalar."""
-    weights: dict[int, float] = {}
-    counts = Counter(grams)
-    for index, n in zip(map(vocabulary.get, counts), counts.values(), strict=True):  # looked up in C: sooner
-        if index is not None:
-            weights[index] = idf[index] if n == 1 else (1.0 + math.log(n)) * idf[index]
-    return weights
+
+class TfIdf:
+    """What a fitted TfidfVectorizer (sublinear tf, no norm) gives one text, as {feature: weight}, with `offset`
+    added to each feature (several vectorizers side by side), without scikit-learn.
+
+    A char_wb analyzer reads each word apart, and the words people write repeat ("para", "mwen", "asylum"): each
+    word's n-grams found in the vocabulary are kept after its first reading, and a message costs a look-up per
+    word instead of the n-grams of every word. `idf` is an array.array: indexing it gives a Python float, ten
+    times sooner than a numpy scalar."""
+
+    def __init__(self, vectorizer: Any, offset: int = 0) -> None:
+        self.analyzer = Analyzer.like(vectorizer)
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf = idf_array(vectorizer.idf_)
+        self.offset = offset
+        self.size = len(self.vocabulary)
+        self._known: dict[str, tuple[int, ...]] = {}
+
+    def __call__(self, text: str) -> dict[int, float]:
+        if self.analyzer.kind == "char_wb":
+            counts = Counter(chain.from_iterable(map(self._word, text.lower().split())))
+        else:
+            found = map(self.vocabulary.get, self.analyzer(text))  # looked up in C: sooner
+            counts = Counter(index + self.offset for index in found if index is not None)
+        idf, offset = self.idf, self.offset
+        return {i: idf[i - offset] if n == 1 else (1.0 + math.log(n)) * idf[i - offset] for i, n in counts.items()}
+
+    def _word(self, word: str) -> tuple[int, ...]:
+        known = self._known.get(word)
+        if known is None:
+            if len(self._known) >= KNOWN_WORDS:
+                self._known.clear()
+            found = map(self.vocabulary.get, self.analyzer(word))
+            known = self._known[word] = tuple(index + self.offset for index in found if index is not None)
+        return known
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_known": {}}
 
 
 def idf_array(idf: Any) -> array:
-    """A fitted vectorizer's idf (a numpy array), for tfidf_weights."""
+    """A fitted vectorizer's idf (a numpy array), for TfIdf."""
     return array("d", idf.tolist())
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from app.knowledge import ngrams, rerank
-from app.knowledge.ngrams import Analyzer, idf_array, postings_of, tfidf_weights, unit_rows
+from app.knowledge.ngrams import TfIdf, postings_of, unit_rows
 from app.knowledge.pickles import kept
 from app.knowledge.rerank import CANDIDATES, Reranker
 from app.knowledge.schema import Entry
@@ -92,8 +92,7 @@ class EntryIndex:
         self.reranker = Reranker(self.matrix, self.row_entry, len(self.ids)) if len(self.ids) > 2 else None
         # For one message at a time: the analyzers and weights themselves, and the phrasings by feature (sklearn's
         # transform validates each call for a millisecond; the arithmetic is a few hundred multiply-adds).
-        self.parts = [(Analyzer.like(v), v.vocabulary_, idf_array(v.idf_), offset) for v, offset in
-                      ((self.words, 0), (self.chars, len(self.words.vocabulary_)))] if texts else []
+        self.parts = [TfIdf(self.words), TfIdf(self.chars, len(self.words.vocabulary_))] if texts else []
         # the phrasings by feature, apart for each country and the regional ones: a message is scored against
         # those its reader may get only (a quarter of the work, for a reader in one country)
         scope_of_row = np.array([self.scope[i] or "" for i in self.row_entry]) if texts else np.array([])
@@ -116,9 +115,8 @@ class EntryIndex:
         """One text's TF-IDF vector as feature indices and weights (what the fitted vectorizers and unit_rows
         give, without sklearn's per-call validation)."""
         features: dict[int, float] = {}
-        for analyze, vocabulary, idf, offset in self.parts:
-            for index, weight in tfidf_weights(analyze(text), vocabulary, idf).items():
-                features[offset + index] = weight
+        for part in self.parts:
+            features.update(part(text))
         weights = np.fromiter(features.values(), float)
         return list(features), weights / (math.sqrt(float(weights @ weights)) or 1.0)
 

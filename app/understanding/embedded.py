@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from app.knowledge.ngrams import Analyzer, idf_array, tfidf_weights
+from app.knowledge.ngrams import TfIdf
 from app.knowledge.schema import TOPIC_IDS
 from app.messages import Understanding
 from app.text import fold
@@ -33,9 +33,8 @@ class SparseLinear:
         self.parts = []
         offset = 0
         for vectorizer in vectorizers:
-            vocabulary = vectorizer.vocabulary_
-            self.parts.append((Analyzer.like(vectorizer), vocabulary, idf_array(vectorizer.idf_), offset))
-            offset += len(vocabulary)
+            self.parts.append(TfIdf(vectorizer, offset))
+            offset += len(vectorizer.vocabulary_)
         self.coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)  # features x classes; half the memory, and
         # float32's 7 digits are more than a margin needs (the arithmetic itself is in float64)
         self.intercept = intercept
@@ -44,13 +43,13 @@ class SparseLinear:
     def scores(self, text: str) -> np.ndarray:
         indices: list[np.ndarray] = []
         weights: list[np.ndarray] = []
-        for analyze, vocabulary, idf, offset in self.parts:
-            found = tfidf_weights(analyze(text), vocabulary, idf)
+        for part in self.parts:
+            found = part(text)
             if not found:
                 continue
             values = np.fromiter(found.values(), float, len(found))
             weights.append(values / math.sqrt(float(values @ values)))
-            indices.append(np.fromiter(found.keys(), np.int64, len(found)) + offset)
+            indices.append(np.fromiter(found.keys(), np.int64, len(found)))
         if not indices:
             return self.intercept.copy()
         return np.concatenate(weights) @ self.coef_t[np.concatenate(indices)] + self.intercept

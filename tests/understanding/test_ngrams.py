@@ -1,12 +1,15 @@
-"""The n-grams the loaded engines and index read a text as are exactly those of scikit-learn's fitted vectorizers."""
+"""The n-grams and TF-IDF weights the loaded engines and index read a text as are exactly those of scikit-learn's
+fitted vectorizers."""
 
 import pickle
 from pathlib import Path
 
 import pytest
+from pytest import approx
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from app.knowledge.ngrams import Analyzer
+from app.knowledge import ngrams
+from app.knowledge.ngrams import Analyzer, TfIdf
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAPS = ["", " ", "a", "ab  cd\t\tef\n g", "Ñandú ÉCOLE  mwen  bezwen", "xxx", "¿Dónde?  ¡Ayuda!", "l'OIM", "a-b_c 12"]
@@ -39,3 +42,23 @@ def test_the_same_ngrams_as_scikit_learn(settings: dict) -> None:
 def test_settings_it_does_not_reproduce_are_refused(settings: dict) -> None:
     with pytest.raises(ValueError):
         Analyzer.like(TfidfVectorizer(**settings))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(analyzer="word", ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),
+    dict(analyzer="char_wb", ngram_range=(2, 5)),
+])
+def test_the_same_weights_as_scikit_learn_read_again_and_after_forgetting(settings: dict,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = lines()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, norm=None, min_df=2, **settings).fit(texts[::2])
+    monkeypatch.setattr(ngrams, "KNOWN_WORDS", 300)  # the words kept are forgotten many times over
+    ours = pickle.loads(pickle.dumps(TfIdf(vectorizer, offset=7)))
+    asked = texts[1::5] + ["aaaa aaaa aaaa", "Ñandú ÉCOLE ÉCOLE"]  # n-grams repeated in a word and across words
+    theirs = vectorizer.transform(asked)
+    for _reading in range(2):  # the first reading keeps the words, the second finds them
+        for i, text in enumerate(asked):
+            row = theirs[i]
+            assert ours(text) == approx({int(j) + 7: float(v) for j, v in zip(row.indices, row.data, strict=True)}), text
+    if settings["analyzer"] == "char_wb":
+        assert 0 < len(ours._known) <= 300

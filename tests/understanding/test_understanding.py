@@ -73,10 +73,9 @@ def test_fast_inference_is_the_svm_decision(embedded) -> None:  # type: ignore[n
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     def vectorizer(part) -> TfidfVectorizer:  # type: ignore[no-untyped-def]
-        analyze, vocabulary, idf, _ = part
-        v = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, vocabulary=vocabulary)
+        v = TfidfVectorizer(analyzer=part.analyzer, sublinear_tf=True, vocabulary=part.vocabulary)
         v.fit(["x"])
-        v.idf_ = np.asarray(idf)
+        v.idf_ = np.asarray(part.idf)
         return v
 
     matrix = hstack([vectorizer(words).transform(texts), vectorizer(chars).transform(texts)]).tocsr()
