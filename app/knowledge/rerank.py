@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.knowledge.ngrams import postings_of
-
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
 
@@ -28,8 +26,8 @@ C = 1.0  # the SVM's regularization: scikit-learn's default
 
 
 class Reranker:
-    """One linear SVM per entry (one against the rest), its weights stored by feature for one message at a
-    time."""
+    """One linear SVM per entry (one against the rest), its weights stored by entry: a message is weighed for its
+    few candidates only."""
 
     def __init__(self, matrix: "csr_matrix", labels: np.ndarray, count: int) -> None:
         # building only, as in retrieval: a loaded index needs none of these
@@ -49,21 +47,29 @@ class Reranker:
             if len(weights) > KEEP:
                 weights = np.where(np.abs(weights) >= np.partition(np.abs(weights), -KEEP)[-KEEP], weights, 0.0)
             coef[label], intercept[label] = weights, estimator.intercept_[0]
-        by_feature = csr_matrix(coef).T.tocsr()  # feature -> the entries it weighs for
-        self.starts = by_feature.indptr.astype(np.int32)
-        self.entries = by_feature.indices.astype(np.int32)
-        self.weights = by_feature.data.astype(np.float32)
+        by_entry = csr_matrix(coef)  # each entry's weights, by feature in order: a message's few are found by bisection
+        by_entry.sort_indices()
+        self.starts = by_entry.indptr.astype(np.int32)
+        self.features = by_entry.indices.astype(np.int32)
+        self.weights = by_entry.data.astype(np.float32)
         self.intercept = intercept
 
-    def decisions(self, features: list[int], values: np.ndarray, count: int) -> np.ndarray:
-        """Each entry's decision for one message (its TF-IDF vector as feature indices and values)."""
-        at, repeated = postings_of(self.starts, np.asarray(features, dtype=np.int64), values)
-        return np.bincount(self.entries[at], weights=self.weights[at] * repeated, minlength=count) + self.intercept
+    def decision(self, entry: int, features: np.ndarray, values: np.ndarray) -> float:
+        """An entry's decision for one message (its TF-IDF vector as feature indices, in order, and values)."""
+        start, end = self.starts[entry], self.starts[entry + 1]
+        weighed = self.features[start:end]
+        if not len(weighed):
+            return float(self.intercept[entry])
+        at = np.minimum(np.searchsorted(weighed, features), len(weighed) - 1)
+        found = weighed[at] == features
+        return float(values[found] @ self.weights[start:end][at[found]]) + self.intercept[entry]
 
     def first(self, candidates: np.ndarray, scores: np.ndarray, features: list[int], values: np.ndarray) -> int:
         """Which of the first CANDIDATES of `candidates` (best first by similarity) goes first: its position."""
         first = candidates[:CANDIDATES]
         if len(first) < 2 or not features:
             return 0
-        decided = self.decisions(features, values, len(scores))
-        return int(np.argmax(scores[first] + WEIGHT * decided[first]))  # the first of equals: the nearer
+        order = np.argsort(features)
+        asked, weights = np.asarray(features)[order], values[order]
+        decided = [scores[e] + WEIGHT * self.decision(e, asked, weights) for e in first]
+        return int(np.argmax(decided))  # the first of equals: the nearer
