@@ -83,6 +83,7 @@ class KnowledgeBase:
         self._country_words = {**self._demonym_words, **self._place_words, **self._codes}
         self._ambiguous = {words_of(w) for c in self.countries.values() for w in c.ambiguous}
         self.gazetteer = Gazetteer(raw.places.model.places if raw.places else [])
+        self._firsts = {key.split()[0] for key in [*self._country_words, *self.gazetteer.places] if key}
 
     def topic(self, topic_id: str) -> Topic | None:
         return next((t for t in self.topics if t.id == topic_id), None)
@@ -125,7 +126,7 @@ class KnowledgeBase:
         for table in (self._place_words, None, self._demonym_words)[: 3 if demonyms else 2]:
             end = 0
             for i in range(len(words)):  # each country named, its longest spelling
-                if i < end:
+                if i < end or words[i] not in self._firsts:  # no country or place name begins here
                     continue
                 for size in (4, 3, 2, 1):
                     key = " ".join(words[i : i + size]) if i + size <= len(words) else ""
