@@ -7,10 +7,10 @@ from the cache then needs neither scikit-learn's import (60 MB of memory) nor it
 tests/understanding/test_ngrams.py checks they give exactly scikit-learn's n-grams.
 """
 
-import math
 import re
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
@@ -74,30 +74,41 @@ KNOWN_WORDS = 50_000  # words whose character n-grams are kept, per vectorizer: 
 
 
 class TfIdf:
-    """What a fitted TfidfVectorizer (sublinear tf, no norm) gives one text, as {feature: weight}, with `offset`
-    added to each feature (several vectorizers side by side), without scikit-learn.
+    """What a fitted TfidfVectorizer (sublinear tf, no norm) gives one text, as its features (with `offset` added
+    to each: several vectorizers side by side) and their weights, two arrays, without scikit-learn.
 
     A char_wb analyzer reads each word apart, and the words people write repeat ("para", "mwen", "asylum"): each
     word's n-grams found in the vocabulary are kept after its first reading, and a message costs a look-up per
-    word instead of the n-grams of every word. `idf` is an array.array: indexing it gives a Python float, ten
-    times sooner than a numpy scalar."""
+    word instead of the n-grams of every word. The words said more than once in `texts` (what it was fitted on)
+    are read at once: a message's usual words cost a look-up from its first reading (a few MB)."""
 
-    def __init__(self, vectorizer: Any, offset: int = 0) -> None:
+    def __init__(self, vectorizer: Any, offset: int = 0, texts: Iterable[str] = ()) -> None:
+        import numpy as np
+
         self.analyzer = Analyzer.like(vectorizer)
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self.idf = idf_array(vectorizer.idf_)
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.offset = offset
-        self.size = len(self.vocabulary)
         self._known: dict[str, tuple[int, ...]] = {}
+        if self.analyzer.kind == "char_wb":
+            said = Counter(chain.from_iterable(text.lower().split() for text in texts))
+            for word in [word for word, times in said.most_common(KNOWN_WORDS // 2) if times > 1]:
+                self._word(word)
 
-    def __call__(self, text: str) -> dict[int, float]:
+    def __call__(self, text: str) -> tuple[Any, Any]:
+        import numpy as np
+
+        counts: Counter[int | None]
         if self.analyzer.kind == "char_wb":
             counts = Counter(chain.from_iterable(map(self._word, text.lower().split())))
         else:
-            found = map(self.vocabulary.get, self.analyzer(text))  # looked up in C: sooner
-            counts = Counter(index + self.offset for index in found if index is not None)
-        idf, offset = self.idf, self.offset
-        return {i: idf[i - offset] if n == 1 else (1.0 + math.log(n)) * idf[i - offset] for i, n in counts.items()}
+            counts = Counter(map(self.vocabulary.get, self.analyzer(text)))  # looked up in C: sooner
+            counts.pop(None, None)
+        size = len(counts)
+        found = np.fromiter(counts.keys(), np.int64, size)
+        # sublinear tf: 1 + log(n), which is 1 for the n-grams found once
+        weights = self.idf[found] * (1.0 + np.log(np.fromiter(counts.values(), np.float64, size)))
+        return found + self.offset, weights
 
     def _word(self, word: str) -> tuple[int, ...]:
         known = self._known.get(word)
@@ -105,16 +116,19 @@ class TfIdf:
             if len(self._known) >= KNOWN_WORDS:
                 self._known.clear()
             found = map(self.vocabulary.get, self.analyzer(word))
-            known = self._known[word] = tuple(index + self.offset for index in found if index is not None)
+            known = self._known[word] = tuple([index for index in found if index is not None])
         return known
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_known": {}}
+    def __getstate__(self) -> dict:  # the words kept as arrays: a fraction of a pickle of tuples
+        return {**self.__dict__, "_known": {word: array("i", known) for word, known in self._known.items()}}
 
-
-def idf_array(idf: Any) -> array:
-    """A fitted vectorizer's idf (a numpy array), for TfIdf."""
-    return array("d", idf.tolist())
+    def __setstate__(self, state: dict) -> None:
+        # each index, the vocabulary's own int object: kept once in memory, not once per word that has it
+        number = [0] * len(state["vocabulary"])
+        for index in state["vocabulary"].values():
+            number[index] = index
+        known = state.pop("_known")
+        self.__dict__.update(state, _known={word: tuple(map(number.__getitem__, kept)) for word, kept in known.items()})
 
 
 def unit_rows(matrix: Any) -> Any:

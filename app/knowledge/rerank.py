@@ -64,12 +64,12 @@ class Reranker:
         found = weighed[at] == features
         return float(values[found] @ self.weights[start:end][at[found]]) + self.intercept[entry]
 
-    def first(self, candidates: np.ndarray, scores: np.ndarray, features: list[int], values: np.ndarray) -> int:
+    def first(self, candidates: np.ndarray, scores: np.ndarray, features: np.ndarray, values: np.ndarray) -> int:
         """Which of the first CANDIDATES of `candidates` (best first by similarity) goes first: its position."""
         first = candidates[:CANDIDATES]
-        if len(first) < 2 or not features:
+        if len(first) < 2 or not len(features):
             return 0
         order = np.argsort(features)
-        asked, weights = np.asarray(features)[order], values[order]
+        asked, weights = features[order], values[order]
         decided = [scores[e] + WEIGHT * self.decision(e, asked, weights) for e in first]
         return int(np.argmax(decided))  # the first of equals: the nearer

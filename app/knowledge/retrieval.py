@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from app.knowledge import ngrams, rerank
-from app.knowledge.ngrams import TfIdf, postings_of, unit_rows
+from app.knowledge import blocks, ngrams, rerank
+from app.knowledge.blocks import Block, combine
+from app.knowledge.ngrams import TfIdf, unit_rows
 from app.knowledge.pickles import kept
 from app.knowledge.rerank import CANDIDATES, Reranker
 from app.knowledge.schema import Entry
@@ -31,7 +32,6 @@ from app.text import fold
 log = logging.getLogger(__name__)
 
 FOLDS = 5
-NEAREST, OWN_COUNTRY = 0.6, 0.04  # the weights of _combine
 CHAR_NGRAMS = (3, 4)
 MIN_DF = 2  # n-grams of one phrasing only (half the vocabulary) match no other: left out, 10 MB less
 MAX_DF = 0.1  # n-grams in more than 1 phrasing in 10 ("de ", "que") tell no entry apart: left out, a third less work
@@ -60,7 +60,8 @@ class EntryIndex:
         # the answer itself, in each of its languages: its title and its lines carry the words people use too
         rows += [(clean(line.strip("*-• ")), e.id, False) for e in entries for text in e.texts.values()
                  for line in text.whatsapp.splitlines() if len(line.split()) >= 3]
-        self.ids = sorted({e.id for e in entries})
+        # each scope's entries together (and so their rows): a reader's entries are two blocks, searched alone
+        self.ids = sorted({e.id for e in entries}, key=lambda entry_id: (scope[entry_id] or "", entry_id))
         position = {entry_id: i for i, entry_id in enumerate(self.ids)}
         rows.sort(key=lambda row: position[row[1]])  # each entry's rows together, for a per-entry maximum
         texts = [text for text, _, _ in rows]
@@ -88,20 +89,15 @@ class EntryIndex:
         self.sum_norms = np.maximum(np.sqrt(np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()), 1e-9) \
             if texts else np.ones(0)
         self.own = np.array([s is not None for s in self.scope], dtype=float)
-        model = self._calibrate() if len(self.ids) > 2 else None
+        model = self._calibrate(texts) if len(self.ids) > 2 else None
         self.reranker = Reranker(self.matrix, self.row_entry, len(self.ids)) if len(self.ids) > 2 else None
         # For one message at a time: the analyzers and weights themselves, and the phrasings by feature (sklearn's
         # transform validates each call for a millisecond; the arithmetic is a few hundred multiply-adds).
-        self.parts = [TfIdf(self.words), TfIdf(self.chars, len(self.words.vocabulary_))] if texts else []
+        self.parts = [TfIdf(self.words), TfIdf(self.chars, len(self.words.vocabulary_), texts)] if texts else []
         # the phrasings by feature, apart for each country and the regional ones: a message is scored against
         # those its reader may get only (a quarter of the work, for a reader in one country)
-        scope_of_row = np.array([self.scope[i] or "" for i in self.row_entry]) if texts else np.array([])
-        self.postings: dict[str | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for area in sorted(set(self.scope), key=lambda a: a or ""):
-            members = np.flatnonzero(scope_of_row == (area or ""))
-            by_feature = self.matrix[members].T.tocsr()
-            self.postings[area] = (by_feature.indptr.astype(np.int32), members[by_feature.indices].astype(np.int32),
-                                   by_feature.data.astype(np.float32))  # half the memory, summed in float64
+        self.blocks = {area: Block.of(self, area) for area in sorted(set(self.scope), key=lambda a: a or "")} \
+            if texts else {}
         self.weights = (model.coef_[0], float(model.intercept_[0])) if model is not None else None
         # what only the build needed (half of the index's memory) is not kept, nor pickled
         del self.matrix, self.sums, self.words, self.chars
@@ -111,49 +107,32 @@ class EntryIndex:
         folded = fold(text)
         return self.names.sub(" ", folded) if self.names else folded
 
-    def _features(self, text: str) -> tuple[list[int], np.ndarray]:
+    def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One text's TF-IDF vector as feature indices and weights (what the fitted vectorizers and unit_rows
         give, without sklearn's per-call validation)."""
-        features: dict[int, float] = {}
-        for part in self.parts:
-            features.update(part(text))
-        weights = np.fromiter(features.values(), float)
-        return list(features), weights / (math.sqrt(float(weights @ weights)) or 1.0)
+        (words, word_weights), (chars, char_weights) = (part(text) for part in self.parts)
+        weights = np.concatenate([word_weights, char_weights])
+        return np.concatenate([words, chars]), weights / (math.sqrt(float(weights @ weights)) or 1.0)
 
-    def _scores(self, indices: list[int], weights: np.ndarray, scopes: Iterable[str | None]) -> np.ndarray:
-        """Each entry's score for one message's features (see _combine); 0 outside the scopes (countries, None:
+    def _scores(self, features: np.ndarray, weights: np.ndarray, scopes: Iterable[str | None]) -> np.ndarray:
+        """Each entry's score for one message's features (see combine); -1 outside the scopes (countries, None:
         regional)."""
-        if not indices:
-            return np.zeros(len(self.ids))
-        # each phrasing's similarity: the message's weight times the phrasing's, summed over shared features
-        features = np.asarray(indices)
-        found, products = [], []
+        scores = np.full(len(self.ids), -1.0)
+        if not len(features):
+            return scores
         for scope in scopes:
-            feature_starts, feature_rows, feature_weights = self.postings[scope]
-            at, repeated = postings_of(feature_starts, features, weights)
-            found.append(feature_rows[at])
-            products.append(feature_weights[at] * repeated)
-        rows = np.bincount(np.concatenate(found), weights=np.concatenate(products), minlength=len(self.row_entry))
-        # an entry's sum of phrasings · the message = the sum of its phrasings' similarities: no second product
-        centroids = np.add.reduceat(rows, self.starts) / self.sum_norms
-        return self._combine(rows[None, :], centroids[None, :])[0]
+            block = self.blocks[scope]
+            scores[block.first:block.last] = block.scores(features, weights)
+        return scores
 
-    def _combine(self, rows: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-        """An entry's score: the mean similarity of its two nearest phrasings (one lucky phrasing is not enough),
-        mixed with the similarity to all its phrasings together (its centroid), and a small preference for the
-        reader's own country's entries over regional ones that say nearly the same."""
-        first = np.maximum.reduceat(rows, self.starts, axis=-1)
-        rest = np.where(rows == first[:, self.row_entry], -1.0, rows)
-        second = np.maximum.reduceat(rest, self.starts, axis=-1)
-        second = np.where(second < 0, first, second)  # an entry with one row, or ties
-        nearest = (first + second) / 2
-        return NEAREST * nearest + (1 - NEAREST) * centroids + OWN_COUNTRY * self.own
-
-    def _calibrate(self) -> Any:  # a fitted LogisticRegression, or None
+    def _calibrate(self, texts: list[str]) -> Any:  # a fitted LogisticRegression, or None
         """Ask a sample of the phrasings, fold by fold, against all the other rows; learn how often the best
         entry is the right one from its score and margin."""
         asks = np.flatnonzero(self.is_ask)
-        sample = np.random.default_rng(0).permutation(asks)[:CALIBRATION_SAMPLE]
+        # the sample, by a digest of each phrasing: the same whatever the order of the entries, and an editor's new
+        # phrasings change it by their own share only
+        digest = [hashlib.blake2b(texts[row].encode(), digest_size=8).digest() for row in asks]
+        sample = asks[np.argsort(np.array(digest, dtype="S8"), kind="stable")][:CALIBRATION_SAMPLE]
         features, right = [], []
         for k in range(FOLDS):
             asked = sample[k::FOLDS]
@@ -166,7 +145,8 @@ class EntryIndex:
             own_norms = np.sqrt(np.asarray(own.multiply(own).sum(axis=1)).ravel())
             centroids[np.arange(len(asked)), self.row_entry[asked]] = \
                 np.asarray(own.multiply(queries).sum(axis=1)).ravel() / np.maximum(own_norms, 1e-9)
-            for row, scores in zip(asked, self._combine(sims, centroids), strict=True):
+            for row, scores in zip(asked, combine(sims, centroids, self.starts, self.row_entry, self.own),
+                                   strict=True):
                 scores = np.where(self._allowed(self.scope[self.row_entry[row]]), scores, -1.0)
                 best, second = np.sort(scores)[-2:][::-1]
                 features.append((best, best - second))
@@ -184,11 +164,9 @@ class EntryIndex:
         if not self.ids:
             return []
         key = country if isinstance(country, tuple) else (country,)
-        scopes = self.postings if everywhere else {scope for scope in (*key, None) if scope in self.postings}
+        scopes = self.blocks if everywhere else {scope for scope in (*key, None) if scope in self.blocks}
         indices, weights = self._features(self.clean(text))
         scores = self._scores(indices, weights, scopes)
-        if not everywhere:
-            scores = np.where(self._allowed(key), scores, -1.0)
         order = np.argsort(-scores)[:max(limit, CANDIDATES)]  # the margin and the second look need three
         order = order[scores[order] > 0]
         if not len(order):
@@ -259,7 +237,8 @@ class IndexCache:
         if self.folder is None:
             return EntryIndex(entries, scope, names)
         digest = hashlib.sha256(f"{version('scikit-learn')} {np.__version__}".encode() + Path(__file__).read_bytes()
-                                + Path(ngrams.__file__).read_bytes() + Path(rerank.__file__).read_bytes())
+                                + Path(ngrams.__file__).read_bytes() + Path(rerank.__file__).read_bytes()
+                                + Path(blocks.__file__).read_bytes())
         digest.update("\0".join(sorted(names)).encode())
         for entry in sorted(entries, key=lambda e: e.id):
             digest.update(entry.model_dump_json().encode() + str(scope[entry.id]).encode())

@@ -29,11 +29,12 @@ class SparseLinear:
     """
 
     def __init__(self, vectorizers: list[Any], coef: np.ndarray, intercept: np.ndarray,
-                 classes: list[str]) -> None:
+                 classes: list[str], texts: Iterable[str] = ()) -> None:
         self.parts = []
         offset = 0
+        texts = list(texts)
         for vectorizer in vectorizers:
-            self.parts.append(TfIdf(vectorizer, offset))
+            self.parts.append(TfIdf(vectorizer, offset, texts))
             offset += len(vectorizer.vocabulary_)
         self.coef_t = np.ascontiguousarray(coef.T, dtype=np.float32)  # features x classes; half the memory, and
         # float32's 7 digits are more than a margin needs (the arithmetic itself is in float64)
@@ -44,12 +45,11 @@ class SparseLinear:
         indices: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         for part in self.parts:
-            found = part(text)
-            if not found:
+            found, values = part(text)
+            if not len(found):
                 continue
-            values = np.fromiter(found.values(), float, len(found))
             weights.append(values / math.sqrt(float(values @ values)))
-            indices.append(np.fromiter(found.keys(), np.int64, len(found)))
+            indices.append(found)
         if not indices:
             return self.intercept.copy()
         return np.concatenate(weights) @ self.coef_t[np.concatenate(indices)] + self.intercept
@@ -92,7 +92,7 @@ class LanguageDetector:
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, lowercase=True)
         model = LinearSVC(C=0.5, random_state=0).fit(vectorizer.fit_transform(texts), labels)
         self.languages = [str(c) for c in model.classes_]
-        self._fast = SparseLinear([vectorizer], model.coef_, model.intercept_, self.languages)
+        self._fast = SparseLinear([vectorizer], model.coef_, model.intercept_, self.languages, texts)
 
     def detect(self, text: str) -> tuple[str, float]:
         """The most likely language of a text and a confidence between 0 and 1; a long text is judged by its
@@ -116,7 +116,7 @@ class IntentClassifier:
         features = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
         model = LinearSVC(C=0.5, random_state=0).fit(features, list(labels))
         self.intents = [str(c) for c in model.classes_]
-        self._fast = SparseLinear([words, chars], model.coef_, model.intercept_, self.intents)
+        self._fast = SparseLinear([words, chars], model.coef_, model.intercept_, self.intents, texts)
 
     def classify(self, text: str) -> tuple[str, float]:
         """The intent and a confidence between 0 and 1 (a softmax of the SVM margins)."""

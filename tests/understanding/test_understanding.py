@@ -479,9 +479,9 @@ def test_the_classifier_orders_the_closest_entries_again_by_the_words_that_tell_
     vectorizer = TfidfVectorizer(sublinear_tf=True)
     reranker = Reranker(vectorizer.fit_transform(texts).tocsr(), labels, 3)
 
-    def features(text: str) -> tuple[list[int], np.ndarray]:
+    def features(text: str) -> tuple[np.ndarray, np.ndarray]:
         row = vectorizer.transform([text]).tocsr()
-        return row.indices.tolist(), row.data
+        return row.indices, row.data
 
     similar = np.array([0.40, 0.36, 0.10])  # the certificate a little nearer, as its phrasings share more words
     both = np.array([0, 1, 2])
