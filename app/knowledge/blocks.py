@@ -41,7 +41,7 @@ class Block:
     own: np.ndarray
     sum_norms: np.ndarray
     feature_starts: np.ndarray  # the rows by feature (CSR), float32: half the memory, summed in float64
-    feature_rows: np.ndarray
+    feature_rows: np.ndarray  # 16 bits where a block has up to 65,536 rows (all of them today): 6 MB less
     feature_weights: np.ndarray
 
     def scores(self, features: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -62,4 +62,5 @@ class Block:
         by_feature = index.matrix[low:high].T.tocsr()
         return cls(first, last, index.starts[first:last] - low, index.row_entry[low:high] - first,
                    index.own[first:last], index.sum_norms[first:last], by_feature.indptr.astype(np.int32),
-                   by_feature.indices.astype(np.int32), by_feature.data.astype(np.float32))
+                   by_feature.indices.astype(np.uint16 if high - low <= 1 << 16 else np.int32),
+                   by_feature.data.astype(np.float32))
