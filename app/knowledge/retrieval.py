@@ -71,7 +71,6 @@ class EntryIndex:
         self.scope = [scope[entry_id] for entry_id in self.ids]
         topic_of = {e.id: e.topic for e in entries}
         self.topics = [topic_of[entry_id] for entry_id in self.ids]
-        self._masks: dict[tuple[str | None, ...], np.ndarray] = {}
         from scipy.sparse import csr_matrix, hstack  # building only: a loaded index needs neither these
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -100,7 +99,8 @@ class EntryIndex:
             if texts else {}
         self.weights = (model.coef_[0], float(model.intercept_[0])) if model is not None else None
         # what only the build needed (half of the index's memory) is not kept, nor pickled
-        del self.matrix, self.sums, self.words, self.chars
+        del self.matrix, self.sums, self.words, self.chars, self.row_entry, self.is_ask, self.starts, self.own, \
+            self.sum_norms
 
     def clean(self, text: str) -> str:
         """Accent-free lower case, without country names."""
@@ -133,6 +133,8 @@ class EntryIndex:
         # phrasings change it by their own share only
         digest = [hashlib.blake2b(texts[row].encode(), digest_size=8).digest() for row in asks]
         sample = asks[np.argsort(np.array(digest, dtype="S8"), kind="stable")][:CALIBRATION_SAMPLE]
+        # the entries a reader in each scope may get: its own and the regional ones
+        allowed = {area: np.array([s is None or s == area for s in self.scope]) for area in set(self.scope)}
         features, right = [], []
         for k in range(FOLDS):
             asked = sample[k::FOLDS]
@@ -147,7 +149,7 @@ class EntryIndex:
                 np.asarray(own.multiply(queries).sum(axis=1)).ravel() / np.maximum(own_norms, 1e-9)
             for row, scores in zip(asked, combine(sims, centroids, self.starts, self.row_entry, self.own),
                                    strict=True):
-                scores = np.where(self._allowed(self.scope[self.row_entry[row]]), scores, -1.0)
+                scores = np.where(allowed[self.scope[self.row_entry[row]]], scores, -1.0)
                 best, second = np.sort(scores)[-2:][::-1]
                 features.append((best, best - second))
                 right.append(int(scores.argmax()) == self.row_entry[row])
@@ -193,14 +195,6 @@ class EntryIndex:
                     match.score >= top.score - LOCAL_FIRST:
                 return _promote(matches, order, k)[0]
         return matches
-
-    def _allowed(self, country: str | None | tuple[str | None, ...]) -> np.ndarray:
-        """Which entries a reader in `country` may get: its own and the regional ones (several countries: the one
-        the person is in and the one the message names, "deported from Mexico" written in Guatemala)."""
-        key = country if isinstance(country, tuple) else (country,)
-        if key not in self._masks:
-            self._masks[key] = np.array([s is None or s in key for s in self.scope])
-        return self._masks[key]
 
     def _confidence(self, score: float, margin: float) -> float:
         if self.weights is None:
