@@ -18,10 +18,11 @@ NEAREST, OWN_COUNTRY = 0.6, 0.04  # the weights of combine
 
 
 def combine(rows: np.ndarray, centroids: np.ndarray, starts: np.ndarray, row_entry: np.ndarray,
-            own: np.ndarray) -> np.ndarray:
+            own: np.ndarray | float) -> np.ndarray:
     """An entry's score: the mean similarity of its two nearest phrasings (one lucky phrasing is not enough), mixed
     with the similarity to all its phrasings together (its centroid), and a small preference for the reader's own
-    country's entries over regional ones that say nearly the same. `starts`: where each entry's rows begin."""
+    country's entries over regional ones that say nearly the same. `starts`: where each entry's rows begin; `own`:
+    1 for a country's entry, 0 for a regional one (one value for a whole block)."""
     first = np.maximum.reduceat(rows, starts, axis=-1)
     rest = np.where(rows == first[:, row_entry], -1.0, rows)
     second = np.maximum.reduceat(rest, starts, axis=-1)
@@ -38,11 +39,11 @@ class Block:
     last: int
     starts: np.ndarray  # where each entry's rows begin
     row_entry: np.ndarray
-    own: np.ndarray
+    own: float  # 1: a country's block, 0: the regional one
     sum_norms: np.ndarray
-    feature_starts: np.ndarray  # the rows by feature (CSR), float32: half the memory, summed in float64
+    feature_starts: np.ndarray  # the rows by feature (CSR)
     feature_rows: np.ndarray  # 16 bits where a block has up to 65,536 rows (all of them today): 6 MB less
-    feature_weights: np.ndarray
+    feature_weights: np.ndarray  # float32: half the memory, summed in float64
 
     def scores(self, features: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Each entry's score (see combine) for one message's features and weights."""
@@ -61,6 +62,6 @@ class Block:
         low, high = index.starts[first], (index.starts[last] if last < len(index.ids) else len(index.row_entry))
         by_feature = index.matrix[low:high].T.tocsr()
         return cls(first, last, index.starts[first:last] - low, index.row_entry[low:high] - first,
-                   index.own[first:last], index.sum_norms[first:last], by_feature.indptr.astype(np.int32),
+                   float(area is not None), index.sum_norms[first:last], by_feature.indptr.astype(np.int32),
                    by_feature.indices.astype(np.uint16 if high - low <= 1 << 16 else np.int32),
                    by_feature.data.astype(np.float32))
